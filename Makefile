@@ -1,0 +1,68 @@
+# medft — every target is a thin wrapper over a click command (see `make help`).
+# VENV chooses where the virtual environment lives; .ci/run points it at a cache shared per lock hash.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+LOCK := requirements.lock
+# The stamp holds a hash of everything that decides the install (lock, pyproject, checkout path);
+# `make install` is a no-op while it matches.
+STAMP := $(VENV)/.medft-install-stamp
+INSTALL_KEY = $(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)-$(CURDIR)
+PYTEST_ARGS ?=
+
+export MEDFT_ROOT := $(CURDIR)
+# Offline by design: never let a stray model id reach for a hub.
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export DISABLE_VERSION_CHECK ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.DEFAULT_GOAL := help
+.PHONY: help install lock test lint format bench clean tiny-models
+
+help: ## List every target with one line each
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36mmake %-14s\033[0m %s\n", $$1, $$2}'
+
+install: ## Create $(VENV) and install the locked stack (no-op unless the lock changed)
+	@if [ -f $(STAMP) ] && [ "$$(cat $(STAMP))" = "$(INSTALL_KEY)" ]; then \
+	  echo "medft: $(VENV) is up to date with $(LOCK)"; \
+	else \
+	  set -e; \
+	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK); \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .; \
+	  echo "$(INSTALL_KEY)" > $(STAMP); \
+	  echo "medft: installed into $(VENV)"; \
+	fi
+
+lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet -r requirements.in
+	build/lock-venv/bin/pip freeze --all --exclude-editable | grep -vE '^(pip|medft)[= ]' > $(LOCK)
+	rm -rf build/lock-venv
+
+tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
+	$(BIN)/medft tiny-models
+
+test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: install ## ruff check (style + imports)
+	$(BIN)/ruff check .
+
+format: install ## ruff format + import sort
+	$(BIN)/ruff check --fix --select I .
+	$(BIN)/ruff format .
+
+bench: install ## Run the benchmarks under bench/ and print the tables recorded in BENCHMARKS.md
+	$(PY) -m bench
+
+clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
+	rm -rf .cache .pytest_cache .ruff_cache runs reports build bench/results
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+	rm -f dataset_info/*.jsonl dataset_info/.manifest.json

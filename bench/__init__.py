@@ -1,0 +1,1 @@
+"""Benchmarks: medft side by side with the naive approach, in one run (`make bench`)."""

@@ -1,0 +1,1 @@
+"""bridge: convert the public medical datasets into LLaMA-Factory alpaca jsonl and register them."""

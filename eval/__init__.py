@@ -1,0 +1,1 @@
+"""eval: predict with base and fine-tuned models on held-out medical sets, score and report."""

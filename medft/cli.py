@@ -1,0 +1,40 @@
+"""The ``medft`` console script: gathers the bridge, recipes and eval command groups."""
+
+from __future__ import annotations
+
+import click
+
+from medft.console import console, setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logging.")
+def main(verbose: bool) -> None:
+    """Fine-tune and evaluate Chinese medical LLMs on top of LLaMA-Factory."""
+    setup_logging(verbose)
+
+
+@main.command("tiny-models")
+@click.option("--seed", default=0, show_default=True, help="Seed for the random weights.")
+def tiny_models_command(seed: int) -> None:
+    """Build (or find cached) the offline tiny Qwen2 and tiny BERT; print their paths."""
+    from medft.tiny_models import tiny_bert, tiny_qwen
+
+    with console.status("building tiny models (offline)..."):
+        qwen, bert = tiny_qwen(seed=seed), tiny_bert(seed=seed)
+    console.print(f"tiny Qwen2 (causal LM, template qwen): [bold]{qwen}[/]")
+    console.print(f"tiny BERT (BERTScore):               [bold]{bert}[/]")
+    click.echo(f"{qwen}\n{bert}")
+
+
+def _add_groups() -> None:
+    from bridge.cli import bridge
+    from eval.cli import eval_group
+    from recipes.cli import recipes
+
+    main.add_command(bridge, "bridge")
+    main.add_command(recipes, "recipes")
+    main.add_command(eval_group, "eval")
+
+
+_add_groups()

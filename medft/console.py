@@ -1,0 +1,28 @@
+"""The one rich console medft prints through, and logging routed to it."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+# Progress and tables go to stderr so that stdout stays clean for machine-readable output
+# (`--dry-run` YAML, JSON reports) that users pipe into other tools.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Route the ``medft`` loggers through rich; ``MEDFT_LOG=DEBUG`` or ``verbose`` shows debug lines."""
+    level = os.environ.get("MEDFT_LOG", "DEBUG" if verbose else "INFO").upper()
+    logger = logging.getLogger("medft")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        logger.addHandler(RichHandler(console=console, show_path=False, rich_tracebacks=False))
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Return a logger under the ``medft`` namespace (``medft.<name>``)."""
+    return logging.getLogger(f"medft.{name}")

@@ -1,0 +1,45 @@
+"""How medft calls LLaMA-Factory's command line: one place for the executable and its environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+#: Environment every llamafactory-cli child gets unless the user set the variable already.
+#: DISABLE_VERSION_CHECK: medft pins the stack itself. Offline variables: medft never relies on a hub
+#: at run time; a user who wants downloads sets HF_HUB_OFFLINE=0 explicitly.
+CHILD_ENV_DEFAULTS = {
+    "DISABLE_VERSION_CHECK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def cli_path() -> str:
+    """Return the ``llamafactory-cli`` executable of the running environment.
+
+    The one beside ``sys.executable`` wins over PATH, so a venv's interpreter always drives
+    its own LLaMA-Factory even when the venv is not activated.
+    """
+    beside = Path(sys.executable).with_name("llamafactory-cli")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("llamafactory-cli")
+    if not found:
+        raise FileNotFoundError(
+            "llamafactory-cli not found next to this Python or on PATH; run `make install` first"
+        )
+    return found
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Return ``os.environ`` plus medft's defaults for a llamafactory-cli child (user values win)."""
+    env = dict(os.environ)
+    for key, value in CHILD_ENV_DEFAULTS.items():
+        env.setdefault(key, value)
+    env.update(extra or {})
+    return env

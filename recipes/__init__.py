@@ -1,0 +1,1 @@
+"""recipes: validated full / LoRA / QLoRA / freeze fine-tuning recipes launched through llamafactory-cli."""
