@@ -7,13 +7,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 LOCK := requirements.lock
-# The stamp holds a hash of everything that decides the install (lock, pyproject, checkout path);
-# `make install` is a no-op while it matches.
+# The stamp holds a hash of what decides the install (lock + pyproject); `make install` is a no-op
+# while it matches. The venv does not depend on the checkout's path: every target puts this
+# checkout first on PYTHONPATH, so one venv can serve several clones (CI reuses it per lock hash).
 STAMP := $(VENV)/.medft-install-stamp
-INSTALL_KEY = $(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)-$(CURDIR)
+INSTALL_KEY = $(shell cat $(LOCK) pyproject.toml | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
 export MEDFT_ROOT := $(CURDIR)
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 # Offline by design: never let a stray model id reach for a hub.
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -47,7 +49,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 	rm -rf build/lock-venv
 
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
-	$(BIN)/medft tiny-models
+	$(PY) -m medft.cli tiny-models
 
 test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

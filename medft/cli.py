@@ -38,3 +38,6 @@ def _add_groups() -> None:
 
 
 _add_groups()
+
+if __name__ == "__main__":
+    main(prog_name="medft")
