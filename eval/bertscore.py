@@ -67,7 +67,9 @@ def bertscore_f1(
     ``references[i]`` may be a string or a list of strings; with several references the best
     F1 counts (bert-score's own multi-reference rule). No idf weighting and no baseline
     rescaling, so scores are comparable across runs without a downloaded baseline file.
-    Text is scored as given: BERT's tokenizer splits Chinese into characters itself.
+    Text is scored as given: BERT's tokenizer splits Chinese into characters itself. Empty text
+    has no tokens to match (bert-score returns NaN for it), so an empty candidate scores 1.0
+    against an empty reference and 0.0 against anything else.
     """
     if len(candidates) != len(references):
         raise ValueError(f"{len(candidates)} candidates but {len(references)} references")
@@ -78,5 +80,16 @@ def bertscore_f1(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     scorer = _scorer(str(model), _resolve_num_layers(str(model), num_layers), device, batch_size)
     refs = [[r] if isinstance(r, str) else list(r) for r in references]
-    _, _, f1 = scorer.score(list(candidates), refs)
-    return [round(float(x), 6) for x in f1]
+    scores: list[float] = [0.0] * len(candidates)
+    scored = []
+    for i, (candidate, ref_group) in enumerate(zip(candidates, refs, strict=True)):
+        non_empty = [r for r in ref_group if r.strip()]
+        if not candidate.strip() or not non_empty:
+            scores[i] = float(not candidate.strip() and len(non_empty) < len(ref_group))
+        else:
+            scored.append((i, candidate, non_empty))
+    if scored:
+        _, _, f1 = scorer.score([c for _, c, _ in scored], [r for _, _, r in scored])
+        for (i, _, _), value in zip(scored, f1.tolist(), strict=True):
+            scores[i] = value
+    return [round(float(x), 6) for x in scores]

@@ -3,15 +3,91 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from medft.console import console
+from medft.paths import dataset_dir as default_dataset_dir
+
+DEFAULT_DATASETS = ("med_norm_test", "med_mrg_test")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def eval_group() -> None:
     """Predict with base and fine-tuned models on held-out sets, score and report."""
+
+
+def _specs(models: tuple[str, ...]):
+    from eval.models import resolve
+
+    specs = []
+    for item in models:
+        label, sep, location = item.partition("=")
+        if not sep:
+            label, location = Path(item).name or item, item
+        specs.append(resolve(label, location))
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise click.BadParameter(f"model labels must be unique, got {labels}", param_hint="--model")
+    return specs
+
+
+@eval_group.command("run")
+@click.option("--model", "models", multiple=True, required=True, metavar="LABEL=PATH",
+              help="Model to evaluate (repeatable): a model dir, an adapter dir or a run dir (runs/<name>).")
+@click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
+              help="Registered held-out dataset (repeatable).")
+@click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LLaMA-Factory dataset_dir [default: dataset_info/].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Report directory (predictions are reused from here on a rerun).")
+@click.option("--template", default="qwen", show_default=True, help="LLaMA-Factory template used in training.")
+@click.option("--bert-model", default=None, help="Local BERT for BERTScore (e.g. a bert-base-chinese dir).")
+@click.option("--limit", type=int, default=None, help="Score only the first N records of each set.")
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--max-new-tokens", type=int, default=0, help="Generation budget [default: per task].")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
+def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
+                max_new_tokens, seed, predict_only) -> None:
+    """Predict, score and report: base and fine-tuned models side by side."""
+    from eval.bertscore import BertScoreModelError
+    from eval.heldout import HeldoutError
+    from eval.models import ModelSpecError
+    from eval.pipeline import evaluate
+    from eval.predict import GenerationSettings
+    from eval.report import tables
+
+    try:
+        results = evaluate(
+            _specs(models), list(datasets), dataset_dir or default_dataset_dir(), out_dir, template=template,
+            bert_model=bert_model, limit=limit, batch_size=batch_size,
+            settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
+        )
+    except (HeldoutError, ModelSpecError, BertScoreModelError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if predict_only:
+        console.print(f"predictions in {out_dir / 'predictions'}")
+        return
+    for table in tables(results):
+        console.print(table)
+    console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
+
+
+@eval_group.command("report")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report_command(out_dir: Path) -> None:
+    """Show the tables of an earlier run's OUT_DIR/report.json again."""
+    from eval.pipeline import load_results
+    from eval.report import tables
+
+    try:
+        results = load_results(out_dir)
+    except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
+        raise click.ClickException(f"{out_dir}/report.json is missing or unreadable: {exc}") from exc
+    for table in tables(results):
+        console.print(table)
 
 
 @eval_group.command("bertscore")

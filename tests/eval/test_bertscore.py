@@ -49,3 +49,9 @@ def test_cli_prints_json(tiny_bert_path):
     result = CliRunner().invoke(eval_group, ["bertscore", "--model", str(tiny_bert_path), "咳嗽", "咳嗽"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["bertscore_f1"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_empty_text_scores_by_rule_not_nan(tiny_bert_path):
+    scores = bertscore_f1(["", "", "发热", "发热"], ["", "发热", "", ["", "发热"]], model=str(tiny_bert_path))
+    assert scores[:3] == [1.0, 0.0, 0.0]
+    assert scores[3] == pytest.approx(1.0, abs=1e-5)

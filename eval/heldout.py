@@ -1,0 +1,59 @@
+"""Held-out sets: read a registered dataset's records and tell which task scores them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.scorers import SCORERS
+
+
+class HeldoutError(ValueError):
+    """A held-out dataset is missing, unregistered or malformed."""
+
+
+def task_of(dataset: str) -> str:
+    """The task of a dataset name: ``med_norm_test`` → ``norm`` (the first known task word in it)."""
+    for part in dataset.replace("-", "_").split("_"):
+        if part in SCORERS:
+            return part
+    raise HeldoutError(f"cannot tell the task of dataset {dataset!r}: name one of {sorted(SCORERS)} with --task")
+
+
+def dataset_file(dataset_dir: Path, dataset: str) -> Path:
+    """The file registered for ``dataset`` in ``<dataset_dir>/dataset_info.json``."""
+    info_path = dataset_dir / "dataset_info.json"
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)") from exc
+    except json.JSONDecodeError as exc:
+        raise HeldoutError(f"{info_path} is not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+    if dataset not in info:
+        raise HeldoutError(f"dataset {dataset!r} is not registered in {info_path}; registered: {sorted(info)}")
+    path = Path(info[dataset]["file_name"])
+    return path if path.is_absolute() else dataset_dir / path
+
+
+def load_records(dataset_dir: Path, dataset: str, limit: int | None = None) -> list[dict]:
+    """The alpaca records of ``dataset`` (jsonl or a JSON array), first ``limit`` only if given."""
+    path = dataset_file(dataset_dir, dataset)
+    if not path.exists():
+        raise HeldoutError(f"{path} (dataset {dataset!r}) does not exist: convert data first (`make data`)")
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        records = json.loads(text)
+    else:
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise HeldoutError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
+    for number, record in enumerate(records, 1):
+        missing = [key for key in ("instruction", "output") if key not in record]
+        if missing:
+            raise HeldoutError(f"{path}, record {number}: missing {missing}; expected alpaca instruction/input/output")
+    return records[:limit] if limit else records

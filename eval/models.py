@@ -1,0 +1,83 @@
+"""Which weights a model label means: a model directory, a LoRA adapter, or a medft run directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ModelSpecError(ValueError):
+    """A ``--model`` argument does not name loadable weights."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to evaluate: ``label`` in reports, base weights, optional adapter on top."""
+
+    label: str
+    model: str
+    adapter: str | None = None
+
+    def fingerprint(self) -> str:
+        """Short hash of the weights' identity (paths, sizes, mtimes): predictions of retrained weights
+        get new keys instead of being mistaken for the old ones."""
+        digest = hashlib.sha1()
+        for location in (self.model, self.adapter):
+            if not location:
+                continue
+            digest.update(location.encode())
+            path = Path(location)
+            if path.is_dir():
+                for weight in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+                    stat = weight.stat()
+                    digest.update(f"{weight.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()[:16]
+
+
+def _adapter_base(adapter_dir: Path) -> str:
+    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ModelSpecError(f"{adapter_dir}/adapter_config.json names no base_model_name_or_path")
+    return base
+
+
+def resolve(label: str, location: str) -> ModelSpec:
+    """Turn ``label=location`` into a ModelSpec.
+
+    ``location`` may be a full model directory (``config.json``), a LoRA/QLoRA adapter directory
+    (``adapter_config.json``; its base comes from the adapter config), a medft run directory (its
+    ``merged/`` model if exported, else the adapter or model the run trained, found via the run's
+    ``train.yaml`` ``output_dir``), or a hub id that is already in the local cache.
+    """
+    path = Path(location)
+    if not path.exists():
+        if "/" in location and not location.startswith((".", "/")) and location.count("/") == 1:
+            return ModelSpec(label, location)  # hub id; loading says clearly if it is not cached
+        raise ModelSpecError(f"--model {label}={location}: no such directory")
+    if (path / "merged" / "config.json").exists():
+        return ModelSpec(label, str(path / "merged"))
+    for candidate in _run_outputs(path):
+        if (candidate / "adapter_config.json").exists():
+            return ModelSpec(label, _adapter_base(candidate), str(candidate))
+        if (candidate / "config.json").exists():
+            return ModelSpec(label, str(candidate))
+    raise ModelSpecError(
+        f"--model {label}={location}: expected a model directory (config.json), an adapter directory "
+        "(adapter_config.json) or a medft run directory"
+    )
+
+
+def _run_outputs(path: Path) -> list[Path]:
+    """Where weights may sit: the directory itself, then a run's recorded output_dir."""
+    candidates = [path]
+    train_yaml = path / "train.yaml"
+    if train_yaml.exists():
+        import yaml
+
+        output_dir = (yaml.safe_load(train_yaml.read_text(encoding="utf-8")) or {}).get("output_dir")
+        if output_dir:
+            candidates.append(Path(output_dir))
+    return candidates

@@ -1,0 +1,154 @@
+"""Stage 1 of eval: generate predictions, append-only and restartable.
+
+Each prediction is one JSON line keyed by a hash of (weights fingerprint, template, prompt,
+generation settings). A rerun skips keys already present, so an interrupted run resumes where it
+stopped and a finished one costs nothing; changed weights or settings give new keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eval.models import ModelSpec
+from eval.prompting import prompt_ids, stop_token_ids
+from medft.console import get_logger
+
+log = get_logger("eval.predict")
+
+#: Generation budget per task: a normalised term is short, a six-section report or a CoT is long.
+DEFAULT_MAX_NEW_TOKENS = {"norm": 64, "mrg": 512, "dialog": 384, "o1": 1024}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Greedy decoding by default: evaluation must give the same text on every run."""
+
+    max_new_tokens: int = 256
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int = 42
+
+
+def prediction_key(spec: ModelSpec, template: str, prompt: Sequence[int], settings: GenerationSettings) -> str:
+    """The append-only key of one prediction."""
+    payload = json.dumps([spec.fingerprint(), template, list(prompt), asdict(settings)])
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def read_predictions(path: Path) -> dict[str, dict]:
+    """Predictions already on disk, by key. A torn last line (interrupted append) is ignored."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[entry["key"]] = entry
+    return done
+
+
+def load_model(spec: ModelSpec, device: str):
+    """Load the model (with the adapter applied, if any) for generation, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "auto"
+    model = AutoModelForCausalLM.from_pretrained(spec.model, dtype=dtype).to(device)
+    if spec.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, spec.adapter)
+    return model.eval()
+
+
+def load_tokenizer(spec: ModelSpec):
+    """Load the tokenizer of ``spec``, with a clear error when the weights are not on this machine."""
+    from transformers import AutoTokenizer
+
+    from eval.models import ModelSpecError
+
+    try:
+        return AutoTokenizer.from_pretrained(spec.adapter or spec.model)
+    except OSError as exc:
+        raise ModelSpecError(
+            f"cannot load model {spec.model!r} for {spec.label!r}: medft runs offline, so a hub id must "
+            "already be downloaded; pass a local directory instead"
+        ) from exc
+
+
+def generate(
+    spec: ModelSpec,
+    records: Sequence[dict],
+    out_path: Path,
+    template: str,
+    settings: GenerationSettings,
+    batch_size: int = 8,
+    device: str | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Predict every record not yet in ``out_path``; return all predictions in record order."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = load_tokenizer(spec)
+    prompts = [prompt_ids(tokenizer, template, record) for record in records]
+    keys = [prediction_key(spec, template, prompt, settings) for prompt in prompts]
+    done = read_predictions(out_path)
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    if todo:
+        log.info("%s: %d to predict, %d already in %s", spec.label, len(todo), len(keys) - len(todo), out_path)
+        model = load_model(spec, device)
+        stops = stop_token_ids(tokenizer, template)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(out_path)
+        torch.manual_seed(settings.seed)
+        with out_path.open("a", encoding="utf-8") as handle:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                texts = _generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, settings)
+                for i, text in zip(batch, texts, strict=True):
+                    entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": text}
+                    done[keys[i]] = entry
+                    handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                # One flush per batch: a crash loses at most the batch being generated.
+                handle.flush()
+                if on_batch:
+                    on_batch(len(batch))
+    return [done[key]["prediction"] for key in keys]
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a half-written last line (a crash mid-append) so new lines start on a line of their own."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+def _generate_batch(model, tokenizer, prompts: list[list[int]], pad_id: int, stops: list[int], settings) -> list[str]:
+    import torch
+
+    device = model.device
+    width = max(len(p) for p in prompts)
+    # Left padding keeps every prompt's last token adjacent to the generated ones.
+    input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=device)
+    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
+    with torch.no_grad():
+        output = model.generate(
+            input_ids=input_ids, attention_mask=attention, max_new_tokens=settings.max_new_tokens,
+            do_sample=settings.do_sample, repetition_penalty=settings.repetition_penalty,
+            eos_token_id=stops, pad_token_id=pad_id, **sampling,
+        )
+    return [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in output]

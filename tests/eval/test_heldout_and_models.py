@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from eval.heldout import HeldoutError, load_records, task_of
+from eval.models import ModelSpecError, resolve
+
+
+def test_task_from_dataset_name():
+    assert task_of("med_norm_test") == "norm"
+    assert task_of("my-mrg-dev") == "mrg"
+    with pytest.raises(HeldoutError, match="--task"):
+        task_of("general_chat")
+
+
+def test_load_records_limit_and_errors(heldout_dir):
+    assert len(load_records(heldout_dir, "med_norm_test", limit=2)) == 2
+    with pytest.raises(HeldoutError, match=r"not registered.*med_mrg_test"):
+        load_records(heldout_dir, "med_o1_test")
+    (heldout_dir / "norm_test.jsonl").write_text('{"instruction": "x", "output": "y"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(HeldoutError, match=r"norm_test.jsonl, line 2: not valid JSON"):
+        load_records(heldout_dir, "med_norm_test")
+    (heldout_dir / "norm_test.jsonl").write_text('{"instruction": "x"}\n', encoding="utf-8")
+    with pytest.raises(HeldoutError, match=r"record 1: missing \['output'\]"):
+        load_records(heldout_dir, "med_norm_test")
+    (heldout_dir / "dataset_info.json").write_text("{oops", encoding="utf-8")
+    with pytest.raises(HeldoutError, match="not valid JSON"):
+        load_records(heldout_dir, "med_norm_test")
+
+
+def test_resolve_model_adapter_and_run_dirs(tiny_qwen_path, tmp_path):
+    assert resolve("base", str(tiny_qwen_path)).adapter is None
+    adapter = tmp_path / "run" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tiny_qwen_path)}))
+    spec = resolve("tuned", str(adapter))
+    assert spec.model == str(tiny_qwen_path) and spec.adapter == str(adapter)
+    (tmp_path / "run" / "train.yaml").write_text(f"output_dir: {adapter}\n")
+    assert resolve("tuned", str(tmp_path / "run")).adapter == str(adapter)
+    merged = tmp_path / "run" / "merged"
+    merged.mkdir()
+    (merged / "config.json").write_text("{}")
+    assert resolve("tuned", str(tmp_path / "run")).model == str(merged)
+    with pytest.raises(ModelSpecError, match="no such directory"):
+        resolve("x", str(tmp_path / "missing"))
+    with pytest.raises(ModelSpecError, match="expected a model directory"):
+        resolve("x", str(tmp_path))

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+from transformers import AutoTokenizer
+
+from eval.heldout import load_records
+from eval.models import ModelSpec
+from eval.predict import GenerationSettings, generate, read_predictions
+from eval.prompting import prompt_ids
+
+SETTINGS = GenerationSettings(max_new_tokens=4)
+
+
+def test_prompt_matches_the_qwen_training_template(tiny_qwen_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_path)
+    ids = prompt_ids(tokenizer, "qwen", {"instruction": "原始词：头痛", "input": "补充"})
+    assert tokenizer.decode(ids) == (
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\n原始词：头痛\n补充<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_generation_is_deterministic_and_resumes(tiny_qwen_path, heldout_dir, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = load_records(heldout_dir, "med_norm_test")
+    out = tmp_path / "preds.jsonl"
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(_n):
+        raise Stop
+
+    with pytest.raises(Stop):  # interrupted after the first batch of 2
+        generate(spec, records, out, "qwen", SETTINGS, batch_size=2, on_batch=interrupt)
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write('{"key": "torn')  # a crash mid-write leaves half a line
+    calls = []
+    first = generate(spec, records, out, "qwen", SETTINGS, batch_size=2, on_batch=calls.append)
+    assert calls == [2, 1], "only the 3 missing records are generated"
+    assert len(first) == 5
+    again = generate(spec, records, out, "qwen", SETTINGS, batch_size=2, on_batch=calls.append)
+    assert again == first and calls == [2, 1], "a finished run generates nothing"
+    fresh = generate(spec, records, tmp_path / "other.jsonl", "qwen", SETTINGS, batch_size=5)
+    assert fresh == first, "greedy decoding gives the same text whatever the batching"
+
+
+def test_new_settings_give_new_keys(tiny_qwen_path, heldout_dir, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = load_records(heldout_dir, "med_dialog_test")
+    out = tmp_path / "p.jsonl"
+    generate(spec, records, out, "qwen", SETTINGS)
+    generate(spec, records, out, "qwen", GenerationSettings(max_new_tokens=6))
+    assert len(read_predictions(out)) == 2
+    assert all(json.loads(line)["model"] == "base" for line in out.read_text().splitlines())
