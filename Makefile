@@ -24,7 +24,7 @@ export DISABLE_VERSION_CHECK ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format bench clean tiny-models
+.PHONY: help install lock test lint format bench clean tiny-models eval webui
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,6 +50,22 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
 	$(PY) -m medft.cli tiny-models
+
+# eval: MODELS is a space-separated list of LABEL=PATH (model dir, adapter dir or run dir).
+MODELS ?=
+EVAL_DATASETS ?= med_norm_test med_mrg_test
+OUT ?= reports/latest
+BERT ?=
+LIMIT ?=
+eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
+	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
+	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
+	  --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT))
+
+HOST ?= 127.0.0.1
+PORT ?= 7860
+webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOST=0.0.0.0 to expose)
+	$(PY) -m medft.cli webui --host $(HOST) --port $(PORT)
 
 test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

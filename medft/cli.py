@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from medft.console import console, setup_logging
@@ -25,6 +27,23 @@ def tiny_models_command(seed: int) -> None:
     console.print(f"tiny Qwen2 (causal LM, template qwen): [bold]{qwen}[/]")
     console.print(f"tiny BERT (BERTScore):               [bold]{bert}[/]")
     click.echo(f"{qwen}\n{bert}")
+
+
+@main.command("webui")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; 0.0.0.0 exposes the UI to your network.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the UI runs and saves (default: runs/webui).")
+def webui_command(host: str, port: int, workspace: Path | None) -> None:
+    """Open LLaMA-Factory's web UI with medft's registered datasets preselected as its Data dir."""
+    from medft.paths import dataset_dir, runs_dir
+    from medft.webui import WebUIError, launch
+
+    try:
+        launch(host, port, workspace or runs_dir() / "webui", dataset_dir())
+    except WebUIError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _add_groups() -> None:
