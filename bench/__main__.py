@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import platform
-import time
 from pathlib import Path
 
+from bench.common import machine_line
 from medft.console import console
 
 
@@ -29,8 +28,7 @@ def main() -> None:
     if not names:
         console.print("no benchmarks under bench/ yet")
         return
-    console.print(f"[bold]medft benchmarks[/] on {platform.node()} ({platform.processor() or platform.machine()}), "
-                  f"{time.strftime('%Y-%m-%d')}")
+    console.print(f"[bold]medft benchmarks[/] on {machine_line()}")
     for name in names:
         module = importlib.import_module(f"bench.{name if name.startswith('bench_') else 'bench_' + name}")
         module.main(quick=args.quick)
