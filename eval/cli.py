@@ -37,7 +37,7 @@ def _specs(models: tuple[str, ...]):
 @click.option("--model", "models", multiple=True, required=True, metavar="LABEL=PATH",
               help="Model to evaluate (repeatable): a model dir, an adapter dir or a run dir (runs/<name>).")
 @click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
-              help="Registered held-out dataset (repeatable).")
+              help="Registered held-out dataset, NAME or NAME:TASK (norm, mrg, dialog, o1); repeatable.")
 @click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="LLaMA-Factory dataset_dir [default: dataset_info/].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,

@@ -13,11 +13,25 @@ class HeldoutError(ValueError):
 
 
 def task_of(dataset: str) -> str:
-    """The task of a dataset name: ``med_norm_test`` → ``norm`` (the first known task word in it)."""
-    for part in dataset.replace("-", "_").split("_"):
+    """The task of a dataset: ``med_norm_test`` → ``norm`` (the first known task word in the name),
+    or the explicit suffix of ``my_terms:norm``."""
+    name, _, explicit = dataset.partition(":")
+    if explicit:
+        if explicit not in SCORERS:
+            raise HeldoutError(f"unknown task {explicit!r} in {dataset!r}; tasks: {sorted(SCORERS)}")
+        return explicit
+    for part in name.replace("-", "_").split("_"):
         if part in SCORERS:
             return part
-    raise HeldoutError(f"cannot tell the task of dataset {dataset!r}: name one of {sorted(SCORERS)} with --task")
+    raise HeldoutError(
+        f"cannot tell the task of dataset {dataset!r} from its name: write it as {name}:TASK with TASK one of "
+        f"{sorted(SCORERS)}"
+    )
+
+
+def dataset_name(dataset: str) -> str:
+    """The registered name in a ``NAME[:TASK]`` dataset argument."""
+    return dataset.partition(":")[0]
 
 
 def dataset_file(dataset_dir: Path, dataset: str) -> Path:
@@ -37,6 +51,7 @@ def dataset_file(dataset_dir: Path, dataset: str) -> Path:
 
 def load_records(dataset_dir: Path, dataset: str, limit: int | None = None) -> list[dict]:
     """The alpaca records of ``dataset`` (jsonl or a JSON array), first ``limit`` only if given."""
+    dataset = dataset_name(dataset)
     path = dataset_file(dataset_dir, dataset)
     if not path.exists():
         raise HeldoutError(f"{path} (dataset {dataset!r}) does not exist: convert data first (`make data`)")

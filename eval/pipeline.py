@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from eval.heldout import load_records, task_of
+from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
 from eval.predict import DEFAULT_MAX_NEW_TOKENS, GenerationSettings, generate
 from eval.report import Results, write_reports
@@ -42,7 +42,7 @@ def evaluate(
     interruption, or adding a model, only generates what is missing.
     """
     settings = settings or GenerationSettings(max_new_tokens=0)
-    loaded = {dataset: (task_of(dataset), load_records(dataset_dir, dataset, limit)) for dataset in datasets}
+    loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
     results: Results = {spec.label: {} for spec in models}
     total = sum(len(records) for _, records in loaded.values()) * len(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -71,7 +71,7 @@ def evaluate(
     if not predict_only:
         meta = {
             "models": {s.label: {"model": s.model, "adapter": s.adapter} for s in models},
-            "datasets": datasets, "template": template, "bert_model": bert_model, "limit": limit,
+            "datasets": list(loaded), "template": template, "bert_model": bert_model, "limit": limit,
             "generation": {k: v for k, v in settings.__dict__.items()},
         }
         write_reports(results, out_dir, meta)

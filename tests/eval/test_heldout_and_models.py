@@ -9,12 +9,16 @@ from eval.models import ModelSpecError, resolve
 def test_task_from_dataset_name():
     assert task_of("med_norm_test") == "norm"
     assert task_of("my-mrg-dev") == "mrg"
-    with pytest.raises(HeldoutError, match="--task"):
+    assert task_of("my_terms:norm") == "norm"
+    with pytest.raises(HeldoutError, match="general_chat:TASK"):
         task_of("general_chat")
+    with pytest.raises(HeldoutError, match="unknown task 'qa'"):
+        task_of("x:qa")
 
 
 def test_load_records_limit_and_errors(heldout_dir):
     assert len(load_records(heldout_dir, "med_norm_test", limit=2)) == 2
+    assert len(load_records(heldout_dir, "med_norm_test:norm")) == 5
     with pytest.raises(HeldoutError, match=r"not registered.*med_mrg_test"):
         load_records(heldout_dir, "med_o1_test")
     (heldout_dir / "norm_test.jsonl").write_text('{"instruction": "x", "output": "y"}\n{broken\n', encoding="utf-8")
