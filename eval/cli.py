@@ -42,7 +42,8 @@ def _specs(models: tuple[str, ...]):
               help="LLaMA-Factory dataset_dir [default: dataset_info/].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Report directory (predictions are reused from here on a rerun).")
-@click.option("--template", default="qwen", show_default=True, help="LLaMA-Factory template used in training.")
+@click.option("--template", default=None,
+              help="LLaMA-Factory template used in training [default: the run's own, else qwen].")
 @click.option("--bert-model", default=None, help="Local BERT for BERTScore (e.g. a bert-base-chinese dir).")
 @click.option("--limit", type=int, default=None, help="Score only the first N records of each set.")
 @click.option("--batch-size", type=int, default=8, show_default=True)

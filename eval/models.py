@@ -19,6 +19,8 @@ class ModelSpec:
     label: str
     model: str
     adapter: str | None = None
+    #: The chat template the weights were trained with, when a run directory records it.
+    template: str | None = None
 
     def fingerprint(self) -> str:
         """Short hash of the weights' identity (paths, sizes, mtimes): predictions of retrained weights
@@ -57,27 +59,27 @@ def resolve(label: str, location: str) -> ModelSpec:
         if "/" in location and not location.startswith((".", "/")) and location.count("/") == 1:
             return ModelSpec(label, location)  # hub id; loading says clearly if it is not cached
         raise ModelSpecError(f"--model {label}={location}: no such directory")
+    run_config = _run_config(path)
+    template = run_config.get("template")
     if (path / "merged" / "config.json").exists():
-        return ModelSpec(label, str(path / "merged"))
-    for candidate in _run_outputs(path):
+        return ModelSpec(label, str(path / "merged"), template=template)
+    output_dir = run_config.get("output_dir")
+    for candidate in [path] + ([Path(output_dir)] if output_dir else []):
         if (candidate / "adapter_config.json").exists():
-            return ModelSpec(label, _adapter_base(candidate), str(candidate))
+            return ModelSpec(label, _adapter_base(candidate), str(candidate), template=template)
         if (candidate / "config.json").exists():
-            return ModelSpec(label, str(candidate))
+            return ModelSpec(label, str(candidate), template=template)
     raise ModelSpecError(
         f"--model {label}={location}: expected a model directory (config.json), an adapter directory "
         "(adapter_config.json) or a medft run directory"
     )
 
 
-def _run_outputs(path: Path) -> list[Path]:
-    """Where weights may sit: the directory itself, then a run's recorded output_dir."""
-    candidates = [path]
+def _run_config(path: Path) -> dict:
+    """The resolved ``train.yaml`` of a medft run directory, or ``{}`` for any other directory."""
     train_yaml = path / "train.yaml"
-    if train_yaml.exists():
-        import yaml
+    if not train_yaml.exists():
+        return {}
+    import yaml
 
-        output_dir = (yaml.safe_load(train_yaml.read_text(encoding="utf-8")) or {}).get("output_dir")
-        if output_dir:
-            candidates.append(Path(output_dir))
-    return candidates
+    return yaml.safe_load(train_yaml.read_text(encoding="utf-8")) or {}

@@ -16,6 +16,8 @@ from eval.score import score_task
 from medft.console import console
 from medft.io import atomic_write_jsonl
 
+DEFAULT_TEMPLATE = "qwen"
+
 
 def predictions_path(out_dir: Path, label: str, dataset: str) -> Path:
     """Where stage 1 appends the predictions of one model on one dataset."""
@@ -27,7 +29,7 @@ def evaluate(
     datasets: list[str],
     dataset_dir: Path,
     out_dir: Path,
-    template: str = "qwen",
+    template: str | None = None,
     bert_model: str | None = None,
     limit: int | None = None,
     batch_size: int = 8,
@@ -37,6 +39,7 @@ def evaluate(
 ) -> Results:
     """Run every model on every dataset; write predictions, per-example scores and the reports.
 
+    ``template`` overrides the one each run directory recorded (default ``qwen``).
     ``settings.max_new_tokens`` of 0 (the default) means "per task" (``DEFAULT_MAX_NEW_TOKENS``).
     Predictions are reused across calls (see ``eval.predict``), so rerunning after an
     interruption, or adding a model, only generates what is missing.
@@ -55,7 +58,8 @@ def evaluate(
                     settings, max_new_tokens=DEFAULT_MAX_NEW_TOKENS[task])
                 before = progress.tasks[0].completed
                 predictions = generate(
-                    spec, records, predictions_path(out_dir, spec.label, dataset), template, task_settings,
+                    spec, records, predictions_path(out_dir, spec.label, dataset),
+                    template or spec.template or DEFAULT_TEMPLATE, task_settings,
                     batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
                 )
                 progress.update(bar, completed=before + len(records))
@@ -70,8 +74,9 @@ def evaluate(
                 results[spec.label][dataset] = {"task": task, "n": len(records), "metrics": summary}
     if not predict_only:
         meta = {
-            "models": {s.label: {"model": s.model, "adapter": s.adapter} for s in models},
-            "datasets": list(loaded), "template": template, "bert_model": bert_model, "limit": limit,
+            "models": {s.label: {"model": s.model, "adapter": s.adapter,
+                                 "template": template or s.template or DEFAULT_TEMPLATE} for s in models},
+            "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
             "generation": {k: v for k, v in settings.__dict__.items()},
         }
         write_reports(results, out_dir, meta)

@@ -39,8 +39,9 @@ def test_resolve_model_adapter_and_run_dirs(tiny_qwen_path, tmp_path):
     (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tiny_qwen_path)}))
     spec = resolve("tuned", str(adapter))
     assert spec.model == str(tiny_qwen_path) and spec.adapter == str(adapter)
-    (tmp_path / "run" / "train.yaml").write_text(f"output_dir: {adapter}\n")
-    assert resolve("tuned", str(tmp_path / "run")).adapter == str(adapter)
+    (tmp_path / "run" / "train.yaml").write_text(f"output_dir: {adapter}\ntemplate: llama3\n")
+    from_run = resolve("tuned", str(tmp_path / "run"))
+    assert from_run.adapter == str(adapter) and from_run.template == "llama3"
     merged = tmp_path / "run" / "merged"
     merged.mkdir()
     (merged / "config.json").write_text("{}")
