@@ -24,7 +24,8 @@ export DISABLE_VERSION_CHECK ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format bench clean tiny-models eval webui
+.PHONY: help install lock test lint format bench clean tiny-models eval webui \
+	train-full train-lora train-qlora train-freeze export chat
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,6 +51,44 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
 	$(PY) -m medft.cli tiny-models
+
+# Training: every variable is optional; see README "Training".
+MODEL ?=
+DATASETS ?=
+RUN ?=
+ARGS ?=
+GPUS ?=
+DS ?=
+NNODES ?=
+NODE_RANK ?=
+MASTER_ADDR ?=
+MASTER_PORT ?=
+TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATASETS)) \
+  $(if $(RUN),--run $(RUN)) $(if $(filter 1,$(RESUME)),--resume) $(if $(filter 1,$(FORCE)),--force) \
+  $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
+  $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
+  $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
+  $(if $(filter 1,$(USE_RAY)),--use-ray)
+
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1]
+	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
+
+train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
+	$(PY) -m recipes train qlora $(TRAIN_FLAGS) $(ARGS)
+
+train-full: install ## Full fine-tune; same variables, plus GPUS=N DS=z2|z3|z3_offload NNODES=.. for big models
+	$(PY) -m recipes train full $(TRAIN_FLAGS) $(ARGS)
+
+train-freeze: install ## Freeze tuning (last layers only); same variables as train-lora
+	$(PY) -m recipes train freeze $(TRAIN_FLAGS) $(ARGS)
+
+export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=runs/<name>
+	@[ -n "$(RUN)" ] || { echo 'make export: set RUN=runs/<name>'; exit 2; }
+	$(PY) -m recipes export $(RUN)
+
+chat: install ## Chat with a run in the terminal: make chat RUN=runs/<name>
+	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
+	$(PY) -m recipes chat $(RUN)
 
 # eval: MODELS is a space-separated list of LABEL=PATH (model dir, adapter dir or run dir).
 MODELS ?=

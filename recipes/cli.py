@@ -2,9 +2,124 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
+
+from medft.console import console
+
+DIR = click.Path(file_okay=False, path_type=Path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def recipes() -> None:
     """Render, validate and launch fine-tuning recipes through llamafactory-cli."""
+
+
+def _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes, node_rank,
+             master_addr, master_port, ds, use_ray):
+    from recipes.launch import Distributed
+    from recipes.render import RecipeError, parse_overrides
+    from recipes.train import TrainRequest
+
+    try:
+        parsed = parse_overrides(overrides)
+    except RecipeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return TrainRequest(
+        method=method, model=model, datasets=datasets, overrides=parsed, run_name=run_name, resume=resume,
+        force=force, dataset_dir=dataset_dir, deepspeed=ds,
+        distributed=Distributed(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
+                                master_port=master_port, use_ray=use_ray),
+    )
+
+
+def _show_findings(plan) -> None:
+    for note in plan.notes:
+        console.print(f"[cyan]note[/]    {note}")
+    for warning in plan.findings.warnings:
+        console.print(f"[yellow]warning[/] {warning}")
+    for error in plan.findings.errors:
+        console.print(f"[red]error[/]   {error}")
+
+
+@recipes.command("train")
+@click.argument("method", type=click.Choice(["full", "lora", "qlora", "freeze"]))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--model", help="Base model: a local directory or a downloaded hub id.")
+@click.option("--datasets", help="Comma-separated registered datasets, e.g. med_dialog,med_norm,med_mrg.")
+@click.option("--run", "run_name", help="Run name: runs/<name> (default <method>-<timestamp>).")
+@click.option("--resume", is_flag=True, help="Continue the run's last checkpoint.")
+@click.option("--force", is_flag=True, help="Delete an existing run directory of that name first.")
+@click.option("--dataset-dir", type=DIR, help="LLaMA-Factory dataset_dir [default: dataset_info/].")
+@click.option("--gpus", type=int, help="Processes on this node (torchrun through LLaMA-Factory).")
+@click.option("--nnodes", type=int, help="Machines in a multi-node run.")
+@click.option("--node-rank", type=int, help="This machine's rank (0 on the master).")
+@click.option("--master-addr", help="Address of node 0 for multi-node runs.")
+@click.option("--master-port", type=int, help="Port on node 0 for multi-node runs.")
+@click.option("--ds", type=click.Choice(["z2", "z3", "z3_offload"]), help="DeepSpeed ZeRO stage config.")
+@click.option("--use-ray", is_flag=True, help="Let LLaMA-Factory schedule workers with Ray.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved YAML, command and memory estimate; run nothing.")
+def train_command(method, overrides, model, datasets, run_name, resume, force, dataset_dir, gpus, nnodes,
+                  node_rank, master_addr, master_port, ds, use_ray, dry_run) -> None:
+    """Validate and launch a METHOD recipe (full, lora, qlora, freeze) with KEY=VALUE overrides."""
+    from recipes.run import RunDirError
+    from recipes.train import launch_plan, plan
+
+    request = _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes,
+                       node_rank, master_addr, master_port, ds, use_ray)
+    resolved = plan(request, dry_run=dry_run)
+    _show_findings(resolved)
+    if dry_run:
+        click.echo(resolved.yaml_text(), nl=False)
+        console.print(f"[bold]command[/] {resolved.shell_line()}")
+        console.print(f"[bold]run dir[/] {resolved.run_dir}")
+        console.print("[dim]dry run: nothing written, nothing launched[/]")
+        if not resolved.findings.ok:
+            sys.exit(2)
+        return
+    if not resolved.findings.ok:
+        raise click.ClickException(f"{len(resolved.findings.errors)} problem(s) in the recipe; nothing was launched")
+    try:
+        code = launch_plan(resolved, request)
+    except RunDirError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"run {'finished' if code == 0 else f'ended with exit code {code}'}: {resolved.run_dir}")
+    sys.exit(code)
+
+
+@recipes.command("render")
+@click.argument("method", type=click.Choice(["base", "full", "lora", "qlora", "freeze"]))
+def render_command(method: str) -> None:
+    """Print a shipped recipe file, comments included."""
+    from recipes.render import recipe_text
+
+    click.echo(recipe_text(method), nl=False)
+
+
+@recipes.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def export_command(run_dir: Path) -> None:
+    """Merge RUN_DIR's LoRA/QLoRA adapter into its base model (RUN_DIR/merged)."""
+    from recipes.export import export_run
+    from recipes.run import RunDirError
+
+    try:
+        model_dir = export_run(run_dir)
+    except RunDirError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"model ready: [bold]{model_dir}[/]")
+
+
+@recipes.command("chat")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def chat_command(run_dir: Path) -> None:
+    """Chat with a run in the terminal (llamafactory-cli chat)."""
+    from recipes.export import chat
+    from recipes.run import RunDirError
+
+    try:
+        sys.exit(chat(run_dir))
+    except RunDirError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,125 @@
+"""The run directory is the source of truth: resolved train.yaml, manifest.json, LLaMA-Factory's outputs.
+
+``runs/<name>/`` is also LLaMA-Factory's ``output_dir``: the adapter (or model), checkpoints,
+``trainer_log.jsonl`` and ``training_loss.png`` land beside ``train.yaml`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+from medft.io import atomic_write_json, sha256_file
+from medft.paths import PROJECT_ROOT
+
+PACKAGES = ("llamafactory", "transformers", "peft", "trl", "torch", "datasets", "accelerate", "bitsandbytes")
+
+
+class RunDirError(RuntimeError):
+    """The run directory cannot be used as asked."""
+
+
+def default_name(method: str) -> str:
+    """``<method>-<YYYYmmdd-HHMMSS>``: unique per second, sorts by time."""
+    return f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The highest-numbered ``checkpoint-N`` in a run directory."""
+    checkpoints = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def prepare(run_dir: Path, resume: bool, force: bool) -> Path | None:
+    """Make ``run_dir`` ready; return the checkpoint to resume from, if resuming.
+
+    A run directory is never clobbered by accident: an existing one needs ``resume`` (continue
+    from its last checkpoint) or ``force`` (delete it and start over).
+    """
+    if resume and force:
+        raise RunDirError("RESUME=1 and FORCE=1 contradict each other; choose one")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if resume:
+            checkpoint = last_checkpoint(run_dir)
+            if checkpoint is None:
+                raise RunDirError(f"{run_dir} has no checkpoint-* to resume from; use FORCE=1 to start over")
+            return checkpoint
+        if not force:
+            raise RunDirError(f"{run_dir} already exists: pick a new RUN=<name>, RESUME=1 to continue it, "
+                              "or FORCE=1 to replace it")
+        shutil.rmtree(run_dir)
+    elif resume:
+        raise RunDirError(f"RESUME=1 but {run_dir} does not exist")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def git_sha() -> str | None:
+    """The commit medft runs from (with ``-dirty`` if the tree has changes), if in a git checkout."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that decide a run's behaviour."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def dataset_records(names: list[str], dataset_dir: Path) -> dict[str, dict]:
+    """Per dataset: its file and sha256 (from bridge's manifest when it describes the same file)."""
+    info = json.loads((dataset_dir / "dataset_info.json").read_text(encoding="utf-8"))
+    try:
+        bridge = json.loads((dataset_dir / ".medft-manifest.json").read_text(encoding="utf-8")).get("datasets", {})
+    except (FileNotFoundError, json.JSONDecodeError):
+        bridge = {}
+    records = {}
+    for name in names:
+        entry = info.get(name, {})
+        if "file_name" not in entry:
+            records[name] = {"source": {k: v for k, v in entry.items() if k.endswith("url")}}
+            continue
+        path = Path(entry["file_name"])
+        path = path if path.is_absolute() else dataset_dir / path
+        known = bridge.get(name, {})
+        sha = known.get("sha256") if known.get("file_name") == entry["file_name"] else None
+        records[name] = {"file": str(path), "sha256": sha or sha256_file(path)}
+        if known.get("counts"):
+            records[name]["counts"] = known["counts"]
+    return records
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Write ``manifest.json`` atomically (it is rewritten as the run progresses)."""
+    atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """The manifest of a run directory, with a clear error when it is not one."""
+    path = run_dir / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RunDirError(f"{run_dir} is not a medft run directory (no manifest.json)") from exc
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def now() -> str:
+    """Local time in ISO 8601 with offset, for the manifest."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

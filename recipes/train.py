@@ -1,0 +1,172 @@
+"""Plan and launch one fine-tuning run: resolve the recipe, validate it, then train in runs/<name>/."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medft.console import get_logger
+from medft.io import atomic_write_text
+from medft.paths import dataset_dir as default_dataset_dir
+from medft.paths import runs_dir
+from recipes import launch, precision, render, run, validate
+from recipes.memory import estimate
+
+log = get_logger("recipes.train")
+
+
+@dataclass
+class TrainRequest:
+    """Everything a user can say about a run (Make variables map one to one onto these)."""
+
+    method: str
+    model: str | None = None
+    datasets: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    run_name: str | None = None
+    resume: bool = False
+    force: bool = False
+    dataset_dir: Path | None = None
+    deepspeed: str | None = None
+    distributed: launch.Distributed = field(default_factory=launch.Distributed)
+
+
+@dataclass
+class Plan:
+    """The resolved run: config, where it goes, how it is launched, and what pre-flight found."""
+
+    method: str
+    config: dict[str, Any]
+    run_dir: Path
+    env: dict[str, str]
+    findings: validate.Findings
+    notes: list[str]
+
+    def argv(self) -> list[str]:
+        return launch.command("train", self.run_dir / "train.yaml")
+
+    def shell_line(self) -> str:
+        return launch.shell_line(self.argv(), self.env)
+
+    def yaml_text(self) -> str:
+        header = (f"medft {self.method} recipe, resolved. Launched with:\n  {self.shell_line()}\n"
+                  "Edit the recipe or pass key=value overrides rather than this file.")
+        return render.to_yaml(self.config, header)
+
+
+def _recommended_cutoff(config: dict, dataset_dir: Path) -> tuple[int, str] | None:
+    stats = validate.load_stats(dataset_dir)
+    if not stats:
+        return None
+    p99s = [(stats.get("datasets", {}).get(name) or {}).get("total_tokens", {}).get("p99")
+            for name in validate.dataset_names(config)]
+    p99s = [p for p in p99s if p]
+    if not p99s:
+        return None
+    cutoff = int(math.ceil(max(p99s) / 128) * 128)
+    return cutoff, f"cutoff_len {cutoff}: p99 of prompt+response tokens ({max(p99s)}) rounded up to 128 (`make stats`)"
+
+
+def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_run: bool = False) -> Plan:
+    """Resolve and validate a request; nothing is written and no model is loaded.
+
+    With ``dry_run``, a missing DeepSpeed package is a warning: a plan for a GPU cluster can be
+    checked on a laptop.
+    """
+    hardware = hardware or precision.Hardware.detect()
+    dataset_dir = (request.dataset_dir or default_dataset_dir()).resolve()
+    user: dict[str, Any] = {}
+    if request.model:
+        # A local path is made absolute: train.yaml must work from any directory.
+        local = Path(request.model).expanduser()
+        user["model_name_or_path"] = str(local.resolve()) if local.exists() else request.model
+    if request.datasets:
+        user["dataset"] = request.datasets
+    user.update(request.overrides)
+    config = render.merge(request.method, user)
+    notes: list[str] = []
+    findings = validate.Findings()
+
+    if "output_dir" in user:
+        findings.errors.append("output_dir is the run directory runs/<name>: choose it with RUN=<name>, not ARGS")
+    name = request.run_name or run.default_name(request.method)
+    run_dir = (runs_dir() / name).resolve() if "/" not in name else Path(name).resolve()
+    config["dataset_dir"] = str(user.get("dataset_dir", dataset_dir))
+    config["output_dir"] = str(run_dir)
+    # The run directory is fresh or being resumed on purpose: never let LLaMA-Factory wipe it.
+    config["overwrite_output_dir"] = False
+
+    if "bf16" not in user and "fp16" not in user:
+        chosen, why = precision.choose(hardware)
+        config.update(chosen)
+        notes.append(f"precision {why}")
+    if "cutoff_len" not in user:
+        recommended = _recommended_cutoff(config, Path(config["dataset_dir"]))
+        if recommended:
+            config["cutoff_len"], why = recommended
+            notes.append(why)
+
+    if request.deepspeed:
+        if request.deepspeed not in launch.DEEPSPEED_STAGES:
+            findings.errors.append(f"DS={request.deepspeed!r}: choose one of {', '.join(launch.DEEPSPEED_STAGES)}")
+        else:
+            config["deepspeed"] = str(run_dir / f"ds_{request.deepspeed}.json")
+    try:
+        env = request.distributed.env()
+    except launch.LaunchError as exc:
+        findings.errors.append(str(exc))
+        env = {}
+
+    checked = validate.validate(config, Path(config["dataset_dir"]), hardware)
+    if dry_run:
+        planned_only = [e for e in checked.errors if e.startswith("deepspeed is set")]
+        checked.errors = [e for e in checked.errors if e not in planned_only]
+        findings.warnings += planned_only
+    findings.errors += checked.errors
+    findings.warnings += checked.warnings
+    if request.deepspeed and not hardware.cuda:
+        findings.warnings.append("DeepSpeed needs CUDA GPUs: this machine has none, so this run can only be planned")
+    memory = estimate(config, request.method)
+    notes.append(memory.describe() if memory else "memory estimate unavailable (model size unknown)")
+    return Plan(request.method, config, run_dir, env, findings, notes)
+
+
+def launch_plan(p: Plan, request: TrainRequest) -> int:
+    """Create the run directory and train; return llamafactory-cli's exit code (130 if interrupted)."""
+    resumed_from = run.prepare(p.run_dir, resume=request.resume, force=request.force)
+    if resumed_from:
+        # Explicit rather than LLaMA-Factory's silent pick-up, so train.yaml says what happened.
+        p.config["resume_from_checkpoint"] = str(resumed_from)
+    atomic_write_text(p.run_dir / "train.yaml", p.yaml_text())
+    if request.deepspeed:
+        launch.write_deepspeed_config(request.deepspeed, p.run_dir)
+    datasets = validate.dataset_names(p.config)
+    manifest = {
+        "name": p.run_dir.name,
+        "method": p.method,
+        "base_model": p.config["model_name_or_path"],
+        "template": p.config.get("template"),
+        "finetuning_type": p.config.get("finetuning_type"),
+        "datasets": run.dataset_records(datasets, Path(p.config["dataset_dir"])),
+        "seed": p.config.get("seed"),
+        "command": p.shell_line(),
+        "env": p.env,
+        "git_sha": run.git_sha(),
+        "packages": run.package_versions(),
+        "notes": p.notes,
+        "status": "running",
+        "start_time": run.now(),
+    }
+    if resumed_from:
+        manifest = {**run.read_manifest(p.run_dir), **manifest, "resumed_from": str(resumed_from)}
+    run.write_manifest(p.run_dir, manifest)
+    code, interrupted = launch.run_streaming(p.argv(), p.env, p.run_dir / "train.log")
+    manifest.update(
+        end_time=run.now(),
+        exit_code=code,
+        status="interrupted" if interrupted else ("success" if code == 0 else "failed"),
+    )
+    run.write_manifest(p.run_dir, manifest)
+    return 130 if interrupted and code == 0 else code
