@@ -1,0 +1,123 @@
+"""Convert one raw source end to end: read, convert, write both splits atomically, register.
+
+Nothing is written until the whole conversion has succeeded: an error or an interrupt part-way
+leaves the earlier jsonl files, dataset_info.json and the manifest exactly as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge import registry
+from bridge.common import BridgeError, Counts, load_prompt
+from bridge.sources import dataset_names, get_source, output_files
+from medft.io import atomic_writer, sha256_file
+
+
+@dataclass
+class Result:
+    """What convert_source did: "written", "unchanged" (no-op) or "dry-run", with counts and files."""
+
+    source: str
+    status: str
+    counts: dict
+    files: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+def source_fingerprint(paths: list[Path]) -> dict:
+    """``{"path", "sha256"}`` of the input; several files (Toyhom CSVs) hash their sorted (name, sha) list."""
+    if len(paths) == 1:
+        return {"path": str(paths[0].resolve()), "sha256": sha256_file(paths[0])}
+    files = [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in sorted(paths)]
+    combined = hashlib.sha256(json.dumps([(Path(f["path"]).name, f["sha256"]) for f in files]).encode()).hexdigest()
+    return {"path": str(Path(files[0]["path"]).parent), "sha256": combined, "files": files}
+
+
+def resolve_params(module, overrides: dict | None) -> dict:
+    """Defaults of the source updated with the user's non-None overrides; unknown keys are an error."""
+    params = dict(module.DEFAULT_PARAMS)
+    for key, value in (overrides or {}).items():
+        if key not in params and key != "encoding":
+            raise BridgeError(f"source {module.NAME} has no parameter {key!r}; known: {sorted(params)}")
+        if value is not None:
+            params[key] = value
+    return params
+
+
+def _up_to_date(dataset_dir: Path, manifest: dict, info: dict, wanted: dict[str, dict]) -> bool:
+    for name, want in wanted.items():
+        have = manifest["datasets"].get(name)
+        path = dataset_dir / want["file_name"]
+        if not have or info.get(name) != registry.alpaca_entry(want["file_name"]) or not path.exists():
+            return False
+        keys = ("file_name", "converter", "converter_version", "params")
+        if any(have.get(k) != want[k] for k in keys):
+            return False
+        if have.get("source", {}).get("sha256") != want["source"]["sha256"]:
+            return False
+        if sha256_file(path) != have.get("sha256"):
+            return False
+    return True
+
+
+def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | None = None,
+                   inputs: dict[str, list[Path]] | None = None, params: dict | None = None,
+                   prompt_file: str | Path | None = None, dedup: bool = False, force: bool = False,
+                   dry_run: bool = False, progress=None) -> Result:
+    """Convert source ``name`` from ``inputs`` (or the files found under ``raw_dir/name``) and register it.
+
+    Re-running with identical inputs, parameters and prompt is a no-op (status "unchanged").
+    """
+    module = get_source(name)
+    dataset_dir = Path(dataset_dir)
+    params = resolve_params(module, params)
+    if inputs is None:
+        if raw_dir is None:
+            raise BridgeError("give either the input files or a raw directory")
+        raw = Path(raw_dir) / name
+        inputs = module.find_inputs(raw, params["lang"]) if name == "o1" else module.find_inputs(raw)
+    for paths in inputs.values():
+        for path in paths:
+            if not Path(path).is_file():
+                raise BridgeError(f"input file not found: {path}")
+    default_prompt = module.DEFAULT_PROMPT_EN if name == "o1" and params["lang"] == "en" else module.DEFAULT_PROMPT
+    prompt = load_prompt(default_prompt, module.PROMPT_FIELDS, prompt_file)
+
+    # Fail before any work if dataset_info.json or the manifest is unusable or a name clashes.
+    info, manifest = registry.load_dataset_info(dataset_dir), registry.load_manifest(dataset_dir)
+    files = output_files(name)
+    names = dict(zip(("train", "test"), dataset_names(name), strict=True))
+    entries = {names[s]: registry.alpaca_entry(files[s]) for s in ("train", "test")}
+    registry.check_conflicts(info, manifest, entries, force)
+
+    recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256}
+    fingerprints = {split: source_fingerprint([Path(p) for p in inputs[split]]) for split in ("train", "test")}
+    wanted = {names[s]: {"file_name": files[s], "source": fingerprints[s], "converter": name,
+                         "converter_version": module.VERSION, "params": recorded} for s in ("train", "test")}
+    if not dry_run and _up_to_date(dataset_dir, manifest, info, wanted):
+        old = manifest["datasets"][names["train"]].get("counts", {})
+        return Result(name, "unchanged", old, {s: str(dataset_dir / files[s]) for s in files})
+
+    counts = Counts()
+    splits = module.build(inputs, params, prompt, counts, dedup=dedup, progress=progress)
+    counts.written = {split: len(records) for split, records in splits.items()}
+    if dry_run:
+        return Result(name, "dry-run", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files})
+
+    with registry.locked(dataset_dir), ExitStack() as stack:
+        # Both splits go to temporary files first; they replace the old outputs only once both are complete.
+        handles = {s: stack.enter_context(atomic_writer(dataset_dir / files[s])) for s in ("train", "test")}
+        for split, handle in handles.items():
+            for record in splits[split]:
+                handle.write(json.dumps(record, ensure_ascii=False))
+                handle.write("\n")
+    for split in ("train", "test"):
+        wanted[names[split]]["sha256"] = sha256_file(dataset_dir / files[split])
+        wanted[names[split]]["counts"] = counts.to_dict()
+    changes = registry.register(dataset_dir, entries, wanted, force=force)
+    return Result(name, "written", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files}, changes)
