@@ -17,6 +17,8 @@ CHUNK_CHARS = 1 << 20
 #: (the largest real record is well under 1 MB).
 CERTAIN_ERROR_MARGIN = 4 << 20
 _WS = " \t\n\r"
+#: Characters that must follow an element in the buffer before it is trusted (longer than any number).
+LOOKAHEAD = 64
 
 
 def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = None) -> Iterator:
@@ -82,8 +84,9 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
                     fill()
                     continue
                 raise BridgeError(f"{where(exc.pos)}: malformed JSON: {exc.msg}") from None
-            if end == len(buf) and not eof:
-                # A number or literal may continue in the next chunk; decode it again with more text.
+            if not eof and end + LOOKAHEAD > len(buf):
+                # A number cut at the chunk edge ("-0.25e" | "3") decodes as a shorter number; decode again
+                # once the text after the element is in the buffer.
                 fill()
                 continue
             yield obj
