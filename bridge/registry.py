@@ -76,7 +76,8 @@ def conflicts(info: dict, manifest: dict, entries: dict[str, dict]) -> list[str]
         if old is None or name in manifest["datasets"]:
             continue
         if not isinstance(old, dict) or old.get("file_name") != entry["file_name"]:
-            found.append(f"{name} -> {old.get('file_name') if isinstance(old, dict) else old!r}")
+            target = old.get("file_name") if isinstance(old, dict) else json.dumps(old, ensure_ascii=False)
+            found.append(f"{name} -> {target}")
     return found
 
 

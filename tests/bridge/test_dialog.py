@@ -11,7 +11,8 @@ PROMPT = load_prompt(dialog.DEFAULT_PROMPT, dialog.PROMPT_FIELDS)
 
 def test_convert_field_by_field():
     raw = [
-        {"instruction": "胃疼反酸烧心是胃炎吗", "input": "饭后经常胃疼，还反酸。", "output": "建议做胃镜检查。", "history": None},
+        {"instruction": "胃疼反酸烧心是胃炎吗", "input": "饭后经常胃疼，还反酸。", "output": "建议做胃镜检查。",
+         "history": None},
         {"instruction": "头晕", "input": "无", "output": "多休息。", "history": None},
         {"instruction": "头晕", "input": "头晕两天", "output": " ", "history": None},
         {"instruction": "", "input": "这个粑粑正常吗？", "output": "无", "history": None},
@@ -47,7 +48,7 @@ def test_sample_is_seeded_disjoint_and_sized(samples_dir, tmp_path):
     inputs = {"train": [path], "test": [path]}
     params = {"train_size": 50, "test_size": 10, "seed": 7}
     first = convert_source("dialog", tmp_path / "a", inputs=inputs, params=params)
-    second = convert_source("dialog", tmp_path / "b", inputs=inputs, params=params)
+    convert_source("dialog", tmp_path / "b", inputs=inputs, params=params)
     assert first.counts["written"] == {"train": 50, "test": 10}
     for split in ("train", "test"):
         assert (tmp_path / "a" / f"dialog_{split}.jsonl").read_bytes() == \
@@ -96,8 +97,8 @@ def test_toyhom_csv_in_each_encoding(tmp_path, encoding):
     path.write_bytes(CSV_TEXT.encode(encoding))
     counts = Counts()
     out = list(dialog.convert(dialog.read_csv(path), PROMPT, counts))
-    assert out == [{"instruction": "主题：高血压患者能吃党参吗？\n内容：我有高血压,这两天喝党参泡水，可以吗？", "input": "",
-                    "output": "高血压病人可以口服党参的。"}]
+    assert out == [{"instruction": "主题：高血压患者能吃党参吗？\n内容：我有高血压,这两天喝党参泡水，可以吗？",
+                    "input": "", "output": "高血压病人可以口服党参的。"}]
     assert dict(counts.skipped) == {"empty_question": 1}
 
 

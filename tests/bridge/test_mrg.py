@@ -8,8 +8,10 @@ from bridge.pipeline import convert_source
 
 PROMPT = load_prompt(mrg.DEFAULT_PROMPT, mrg.PROMPT_FIELDS)
 REPORTS = [
-    {"主诉": "大便异常。", "现病史": "患儿大便稀。", "辅助检查": "暂缺。", "既往史": "不详。", "诊断": "小儿消化不良", "建议": ""},
-    {"主诉": "腹泻。", "现病史": "腹泻三天。", "辅助检查": "暂缺。", "既往史": "不详。", "诊断": "小儿消化不良", "建议": "益生菌。"},
+    {"主诉": "大便异常。", "现病史": "患儿大便稀。", "辅助检查": "暂缺。", "既往史": "不详。",
+     "诊断": "小儿消化不良", "建议": ""},
+    {"主诉": "腹泻。", "现病史": "腹泻三天。", "辅助检查": "暂缺。", "既往史": "不详。",
+     "诊断": "小儿消化不良", "建议": "益生菌。"},
 ]
 RECORD = {"diagnosis": "小儿消化不良", "self_report": "这个粑粑正常吗？",
           "dialogue": [{"sentence_id": "1", "speaker": "患者", "sentence": "这个粑粑正常吗？"},
@@ -47,7 +49,7 @@ def test_bom_in_first_key_is_tolerated():
 
 
 def test_unlabelled_test_file_is_refused(samples_dir, tmp_path):
-    with pytest.raises(BridgeError, match="unlabelled IMCS-V2_test.json"):
+    with pytest.raises(BridgeError, match=r"unlabelled IMCS-V2_test\.json"):
         convert_source("mrg", tmp_path, inputs={"train": [samples_dir / "mrg" / "IMCS-V2_test.json"],
                                                 "test": [samples_dir / "mrg" / "IMCS-V2_dev.json"]})
     assert not any(tmp_path.iterdir())

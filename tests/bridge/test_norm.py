@@ -43,14 +43,14 @@ def test_wrong_file_for_source(samples_dir, tmp_path):
     fake.write_bytes((samples_dir / "o1" / "medical_o1_sft.json").read_bytes())
     with pytest.raises(BridgeError, match="not a readable xlsx workbook"):
         list(norm.read_xlsx(fake))
-    with pytest.raises(BridgeError, match="norm expects Yidu-N7K .xlsx or CHIP-CDN .json"):
+    with pytest.raises(BridgeError, match=r"norm expects Yidu-N7K \.xlsx or CHIP-CDN \.json"):
         norm.read_raw(samples_dir / "dialog_toyhom" / "Data_数据" / "IM_内科" / "内科5000-33000.csv")
 
 
 def test_chip_cdn_json(tmp_path):
     path = tmp_path / "CHIP-CDN_train.json"
-    path.write_text(json.dumps([{"text": "右肺上叶恶性肿瘤术后化疗", "normalized_result": "肺恶性肿瘤##手术后恶性肿瘤化学治疗"}],
-                               ensure_ascii=False), encoding="utf-8")
+    item = {"text": "右肺上叶恶性肿瘤术后化疗", "normalized_result": "肺恶性肿瘤##手术后恶性肿瘤化学治疗"}
+    path.write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
     out = list(norm.convert(norm.read_cdn_json(path), PROMPT))
     assert out[0]["output"] == "肺恶性肿瘤##手术后恶性肿瘤化学治疗"
     assert out[0]["instruction"].endswith("原始词：右肺上叶恶性肿瘤术后化疗\n该词的标准术语为：")
