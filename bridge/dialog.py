@@ -7,6 +7,10 @@ and sampled with a seeded reservoir, so peak memory stays flat however large the
 from __future__ import annotations
 
 import csv
+import hashlib
+import itertools
+import json
+import math
 import random
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -18,7 +22,6 @@ from bridge.common import (
     held_out_size,
     is_blank,
     mark_duplicates,
-    record_key,
     require_keys,
 )
 from bridge.jsonstream import iter_json_array
@@ -46,21 +49,36 @@ def convert(records: Iterable[dict], prompt: Prompt, counts: Counts | None = Non
         {"instruction": "主题：胃疼反酸烧心是胃炎吗\\n内容：饭后经常胃疼，还反酸。", "input": "",
          "output": "建议做胃镜检查。"}
     """
-    counts = counts if counts is not None else Counts()
+    for title, ask, answer in usable(records, counts if counts is not None else Counts()):
+        yield render(title, ask, answer, prompt)
+
+
+def render(title: str | None, ask: str, answer: str, prompt: Prompt) -> dict:
+    """One alpaca record from a usable (title, ask, answer)."""
+    return {"instruction": prompt.render(title=title or "", ask=ask), "input": "", "output": answer}
+
+
+def usable(records: Iterable[dict], counts: Counts) -> Iterator[tuple[str | None, str, str]]:
+    """(title, ask, answer) of every record worth training on; the others are counted by reason.
+
+    Split from rendering so that sampling 5k of 800k records formats only the 5k it keeps.
+    """
     for index, raw in enumerate(records):
         counts.read += 1
         if not isinstance(raw, dict):
             counts.skip("not_an_object")
             continue
-        require_keys(raw, JSON_KEYS, f"dialog record {index}")
-        title, ask, answer = raw["instruction"], raw["input"], raw["output"]
+        try:
+            title, ask, answer = raw["instruction"], raw["input"], raw["output"]
+        except KeyError:
+            require_keys(raw, JSON_KEYS, f"dialog record {index}")
+            raise
         if is_blank(ask):
             counts.skip("empty_question")
-            continue
-        if is_blank(answer):
+        elif is_blank(answer):
             counts.skip("empty_answer")
-            continue
-        yield {"instruction": prompt.render(title=title or "", ask=ask), "input": "", "output": answer}
+        else:
+            yield title, ask, answer
 
 
 def read_csv(path: str | Path, encoding: str | None = None) -> Iterator[dict]:
@@ -98,30 +116,38 @@ def read_raw(paths: list[Path], progress: Callable[[int], None] | None = None, e
             progress(done)
 
 
-def reservoir(records: Iterable[dict], k: int, rng: random.Random) -> list[tuple[int, dict]]:
-    """Algorithm R: a uniform sample of ``k`` (index, record) pairs from a stream of unknown length."""
-    sample: list[tuple[int, dict]] = []
-    for i, record in enumerate(records):
-        if i < k:
-            sample.append((i, record))
-        else:
-            j = rng.randrange(i + 1)
-            if j < k:
-                sample[j] = (i, record)
-    return sample
+def reservoir(records: Iterable, k: int, rng: random.Random) -> list[tuple[int, object]]:
+    """A uniform sample of ``k`` (index, record) pairs from a stream of unknown length (Li's Algorithm L).
+
+    Algorithm L draws how many records to skip (geometric) instead of one random number per record,
+    so after the first ``k`` the cost per record is only advancing the iterator.
+    """
+    stream = enumerate(records)
+    sample = list(itertools.islice(stream, k))
+    if len(sample) < k or k == 0:
+        return sample
+    # 1 - random() is in (0, 1]: log() never sees 0.
+    w = math.exp(math.log(1.0 - rng.random()) / k)
+    while True:
+        skip = math.floor(math.log(1.0 - rng.random()) / math.log(1.0 - w)) if w < 1.0 else 0
+        item = next(itertools.islice(stream, skip, None), None)
+        if item is None:
+            return sample
+        sample[rng.randrange(k)] = item
+        w *= math.exp(math.log(1.0 - rng.random()) / k)
 
 
-def _unique(records: Iterable[dict], counts: Counts) -> Iterator[dict]:
+def _unique(items: Iterable[tuple], counts: Counts) -> Iterator[tuple]:
     # 12-byte digests (~60 bytes each in a set): memory grows with the input only when --dedup asks for it.
     seen: set[bytes] = set()
-    for record in records:
-        key = record_key(record)
+    for item in items:
+        key = hashlib.blake2b(json.dumps(item, ensure_ascii=False).encode("utf-8"), digest_size=12).digest()
         if key in seen:
             counts.duplicates += 1
             counts.duplicates_dropped += 1
             continue
         seen.add(key)
-        yield record
+        yield item
 
 
 def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: Counts, dedup: bool = False,
@@ -135,15 +161,15 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     """
     train_size, test_size, seed = params["train_size"], params["test_size"], params["seed"]
     rng = random.Random(seed)
-    stream = convert(read_raw(inputs["train"], progress, params.get("encoding")), prompt, counts)
+    stream = usable(read_raw(inputs["train"], progress, params.get("encoding")), counts)
     if dedup:
         stream = _unique(stream, counts)
     sample = reservoir(stream, train_size + test_size, rng)
     rng.shuffle(sample)
     test_size = held_out_size(len(sample), test_size)
     test, train = sample[:test_size], sample[test_size:]
-    splits = {"train": [r for _, r in sorted(train, key=lambda p: p[0])],
-              "test": [r for _, r in sorted(test, key=lambda p: p[0])]}
+    splits = {"train": [render(*r, prompt) for _, r in sorted(train, key=lambda p: p[0])],
+              "test": [render(*r, prompt) for _, r in sorted(test, key=lambda p: p[0])]}
     return mark_duplicates(splits, counts, drop=dedup)
 
 

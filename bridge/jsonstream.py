@@ -6,17 +6,19 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bridge.common import BridgeError
 
-CHUNK_CHARS = 1 << 20
+CHUNK_CHARS = 1 << 22  # bytes per read
 #: A decode error this far before the end of the buffer is real, not an element cut at the chunk edge
 #: (the largest real record is well under 1 MB).
 CERTAIN_ERROR_MARGIN = 4 << 20
-_WS = " \t\n\r"
+_WS_RUN = re.compile(r"[ \t\n\r]*")
 #: Characters that must follow an element in the buffer before it is trusted (longer than any number).
 LOOKAHEAD = 64
 
@@ -29,7 +31,10 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
     """
     path = Path(path)
     decoder = json.JSONDecoder()
-    with open(path, encoding="utf-8-sig") as handle:
+    # Bytes in, one incremental decode per chunk: faster than a text-mode read(n) and exact for byte progress.
+    text_decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    read_bytes = 0
+    with open(path, "rb") as handle:
         buf = ""
         pos = 0
         eof = False
@@ -43,12 +48,19 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
             offset_before += pos
             buf = buf[pos:]
             pos = 0
-            chunk = handle.read(CHUNK_CHARS)
-            if not chunk:
+            nonlocal read_bytes
+            raw = handle.read(CHUNK_CHARS)
+            read_bytes += len(raw)
+            try:
+                chunk = text_decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                raise BridgeError(f"{path}: not UTF-8 text near byte {read_bytes - len(raw) + exc.start}; "
+                                  "expected a UTF-8 JSON file") from None
+            if not raw:
                 eof = True
             buf += chunk
             if progress is not None:
-                progress(handle.buffer.tell())
+                progress(read_bytes)
 
         def where(at: int) -> str:
             line = lines_before + buf.count("\n", 0, at) + 1
@@ -57,8 +69,7 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
         def skip_ws() -> None:
             nonlocal pos
             while True:
-                while pos < len(buf) and buf[pos] in _WS:
-                    pos += 1
+                pos = _WS_RUN.match(buf, pos).end()
                 if pos < len(buf) or eof:
                     return
                 fill()
@@ -73,8 +84,11 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
         skip_ws()
         if pos < len(buf) and buf[pos] == "]":
             return
+        ws_end = _WS_RUN.match
         while True:
-            skip_ws()
+            pos = ws_end(buf, pos).end()
+            if pos >= len(buf):
+                skip_ws()
             if pos >= len(buf):
                 raise BridgeError(f"{where(pos)}: unexpected end of file inside the JSON array")
             try:
@@ -90,8 +104,9 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
                 fill()
                 continue
             yield obj
-            pos = end
-            skip_ws()
+            pos = ws_end(buf, end).end()
+            if pos >= len(buf):
+                skip_ws()
             if pos >= len(buf):
                 raise BridgeError(f"{where(pos)}: unexpected end of file inside the JSON array")
             if buf[pos] == ",":
