@@ -24,7 +24,7 @@ export DISABLE_VERSION_CHECK ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format bench clean tiny-models
+.PHONY: help install lock test lint format bench clean tiny-models data stats download samples
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -68,3 +68,26 @@ clean: ## Remove caches, runs and converted data (keeps the venv and dataset_inf
 	rm -rf .cache .pytest_cache .ruff_cache runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
+
+# ---- bridge: raw sources -> dataset_info/ (see README "Data") ----
+# RAW_DIR / DATASET_DIR move the folders; MODEL is the tokenizer for `make stats` (default: the offline tiny
+# Qwen2, so the target runs anywhere; pass your real base model for cutoff_len numbers that mean something).
+RAW_DIR ?= raw
+DATASET_DIR ?= dataset_info
+MODEL ?=
+TEMPLATE ?= qwen
+CUTOFF_LEN ?= 2048
+BRIDGE_ARGS ?=
+
+data: install ## Convert every raw source present under raw/ and register it in dataset_info/
+	$(PY) -m bridge convert --raw-dir $(RAW_DIR) --dataset-dir $(DATASET_DIR) $(BRIDGE_ARGS)
+
+stats: install ## Token-length statistics of the registered datasets; recommends cutoff_len (MODEL=...)
+	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \
+	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m medft.cli tiny-models 2>/dev/null | head -n 1))"
+
+download: install ## Fetch the raw sources into raw/ (ModelScope CLI + openkg zip); fails fast offline
+	$(PY) -m bridge download --raw-dir $(RAW_DIR) $(BRIDGE_ARGS)
+
+samples: install ## Write small realistic raw files for all four sources into raw/ (offline demo data)
+	$(PY) -m bridge samples --out $(RAW_DIR)

@@ -99,7 +99,7 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_si
             result = convert_source(
                 name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
                 dedup=dedup, force=force, dry_run=dry_run,
-                progress=lambda n, t=task, p=progress: p.update(t, completed=n),
+                progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
             )
         _print_result(result)
         if dry_run:
@@ -183,10 +183,12 @@ def download_command(sources, raw_dir, location, timeout, dry_run) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write the raw sample files into (use raw/ for `make data`).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def samples_command(out, seed) -> None:
+@DRY_RUN
+def samples_command(out, seed, dry_run) -> None:
     """Write small, realistic raw files for all four sources in their exact published formats."""
-    from bridge.samples import write_samples
+    from bridge.samples import sample_paths, write_samples
 
-    for label, path in write_samples(out, seed).items():
-        console.print(f"{label:11s} {path}")
+    files = sample_paths(out) if dry_run else write_samples(out, seed)
+    for label, path in files.items():
+        console.print(f"{label:11s} {path}{' (dry run: not written)' if dry_run else ''}")
     click.echo(str(out))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,18 +50,43 @@ def resolve_params(module, overrides: dict | None) -> dict:
     return params
 
 
-def _up_to_date(dataset_dir: Path, manifest: dict, info: dict, wanted: dict[str, dict]) -> bool:
+def _fingerprints(inputs: dict[str, list[Path]]) -> dict[str, dict]:
+    # dialog and o1 read one file for both splits: hash it once.
+    by_files: dict[tuple, dict] = {}
+    result = {}
+    for split in ("train", "test"):
+        key = tuple(sorted(str(p) for p in inputs[split]))
+        if key not in by_files:
+            by_files[key] = source_fingerprint([Path(p) for p in inputs[split]])
+        result[split] = by_files[key]
+    return result
+
+
+def _attach(wanted: dict[str, dict], names: dict[str, str], fingerprints: dict[str, dict]) -> None:
+    for split, name in names.items():
+        wanted[name]["source"] = fingerprints[split]
+
+
+def _same_recipe(dataset_dir: Path, manifest: dict, info: dict, wanted: dict[str, dict]) -> bool:
+    """Registered, present, and converted with the same converter version and parameters."""
     for name, want in wanted.items():
         have = manifest["datasets"].get(name)
-        path = dataset_dir / want["file_name"]
-        if not have or info.get(name) != registry.alpaca_entry(want["file_name"]) or not path.exists():
+        if not have or info.get(name) != registry.alpaca_entry(want["file_name"]):
             return False
-        keys = ("file_name", "converter", "converter_version", "params")
-        if any(have.get(k) != want[k] for k in keys):
+        if not (dataset_dir / want["file_name"]).exists():
             return False
+        if any(have.get(k) != want[k] for k in ("file_name", "converter", "converter_version", "params")):
+            return False
+    return True
+
+
+def _up_to_date(dataset_dir: Path, manifest: dict, wanted: dict[str, dict]) -> bool:
+    """Same sources (sha256) and the converted files not edited since (sha256)."""
+    for name, want in wanted.items():
+        have = manifest["datasets"][name]
         if have.get("source", {}).get("sha256") != want["source"]["sha256"]:
             return False
-        if sha256_file(path) != have.get("sha256"):
+        if sha256_file(dataset_dir / want["file_name"]) != have.get("sha256"):
             return False
     return True
 
@@ -72,6 +98,7 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
     """Convert source ``name`` from ``inputs`` (or the files found under ``raw_dir/name``) and register it.
 
     Re-running with identical inputs, parameters and prompt is a no-op (status "unchanged").
+    ``progress(done_bytes, total_bytes)`` is called while large inputs (dialog, o1) are streamed.
     """
     module = get_source(name)
     dataset_dir = Path(dataset_dir)
@@ -96,15 +123,26 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
     registry.check_conflicts(info, manifest, entries, force)
 
     recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256}
-    fingerprints = {split: source_fingerprint([Path(p) for p in inputs[split]]) for split in ("train", "test")}
-    wanted = {names[s]: {"file_name": files[s], "source": fingerprints[s], "converter": name,
-                         "converter_version": module.VERSION, "params": recorded} for s in ("train", "test")}
-    if not dry_run and _up_to_date(dataset_dir, manifest, info, wanted):
-        old = manifest["datasets"][names["train"]].get("counts", {})
-        return Result(name, "unchanged", old, {s: str(dataset_dir / files[s]) for s in files})
-
-    counts = Counts()
-    splits = module.build(inputs, params, prompt, counts, dedup=dedup, progress=progress)
+    wanted = {names[s]: {"file_name": files[s], "converter": name, "converter_version": module.VERSION,
+                         "params": recorded} for s in ("train", "test")}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Hashing a 634 MB source takes about a second: do it beside the conversion (hashlib releases the
+        # GIL), unless the manifest says this could be a no-op, where the hashes decide before any work.
+        hashing = pool.submit(_fingerprints, inputs)
+        if not dry_run and _same_recipe(dataset_dir, manifest, info, wanted):
+            _attach(wanted, names, hashing.result())
+            if _up_to_date(dataset_dir, manifest, wanted):
+                old = manifest["datasets"][names["train"]].get("counts", {})
+                return Result(name, "unchanged", old, {s: str(dataset_dir / files[s]) for s in files})
+        counts = Counts()
+        total = sum(Path(p).stat().st_size for p in inputs["train"])
+        on_bytes = None if progress is None else (lambda done: progress(done, total))
+        try:
+            splits = module.build(inputs, params, prompt, counts, dedup=dedup, progress=on_bytes)
+        except BaseException:
+            hashing.cancel()
+            raise
+        _attach(wanted, names, hashing.result())
     counts.written = {split: len(records) for split, records in splits.items()}
     if dry_run:
         return Result(name, "dry-run", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files})

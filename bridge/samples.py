@@ -203,12 +203,10 @@ def _json_text(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
 
 
-def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, Path]:
-    """Write every sample raw file under ``out`` in the ``raw/`` layout; return {label: path}."""
+def sample_paths(out: str | Path) -> dict[str, Path]:
+    """Where ``write_samples`` puts each file (the ``raw/`` layout the converters look for)."""
     out = Path(out)
-    n = {**DEFAULT_SIZES, **(sizes or {})}
-    rng = random.Random(seed)
-    files = {
+    return {
         "dialog": out / "dialog" / "data" / "train_0001_of_0001.json",
         "dialog_csv": out / "dialog_toyhom" / "Data_数据" / "IM_内科" / "内科5000-33000.csv",
         "norm_train": out / "norm" / "train.xlsx",
@@ -219,6 +217,13 @@ def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None =
         "o1": out / "o1" / "medical_o1_sft_Chinese.json",
         "o1_en": out / "o1" / "medical_o1_sft.json",
     }
+
+
+def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, Path]:
+    """Write every sample raw file under ``out`` in the ``raw/`` layout; return {label: path}."""
+    files = sample_paths(out)
+    n = {**DEFAULT_SIZES, **(sizes or {})}
+    rng = random.Random(seed)
     atomic_write_text(files["dialog"], _json_text(dialog_records(n["dialog"], rng)))
     atomic_write_bytes(files["dialog_csv"], toyhom_csv(n["dialog_csv"], rng))
     write_xlsx(files["norm_train"], norm_rows(n["norm_train"], rng))

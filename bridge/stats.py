@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from bridge import registry
@@ -75,6 +77,33 @@ def load_template(tokenizer, template: str):
     return get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template))
 
 
+@contextmanager
+def _parallel_tokenizers():
+    # medft's Makefile exports TOKENIZERS_PARALLELISM=false (it protects forked dataloader workers); the
+    # stats process forks nothing, so its batches may use every core. The user's value is restored after.
+    old = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = old
+
+
+def _encode_batch(tokenizer, batch: list[str]) -> list[list[int]]:
+    """Ids of each text without special tokens, straight from the Rust tokenizer when there is one.
+
+    Skips transformers' per-encoding Python conversion; the equality with ``tokenizer.encode`` is what
+    tests/bridge/test_stats.py checks against ``encode_oneturn``.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return tokenizer(batch, add_special_tokens=False)["input_ids"]
+    return [encoding.ids for encoding in backend.encode_batch(batch, add_special_tokens=False)]
+
+
 def encode_lengths(records: list[dict], columns: dict, tokenizer, template) -> tuple[list[int], list[int]]:
     """(prompt lengths, response lengths) of every record, identical to ``template.encode_oneturn``."""
     pairs = [alpaca_messages(r, columns) for r in records]
@@ -83,10 +112,10 @@ def encode_lengths(records: list[dict], columns: dict, tokenizer, template) -> t
         template.encode_oneturn(recorder, messages, system)
     texts = sorted(recorder.wanted)
     cache: dict[str, list[int]] = {}
-    for start in range(0, len(texts), BATCH_SIZE):
-        batch = texts[start:start + BATCH_SIZE]
-        ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
-        cache.update(zip(batch, ids, strict=True))
+    with _parallel_tokenizers():
+        for start in range(0, len(texts), BATCH_SIZE):
+            batch = texts[start:start + BATCH_SIZE]
+            cache.update(zip(batch, _encode_batch(tokenizer, batch), strict=True))
     replay = _RecordingTokenizer(tokenizer, cache)
     prompt_lens, response_lens = [], []
     for messages, system in pairs:

@@ -84,7 +84,7 @@ def test_interrupted_conversion_changes_nothing(raw, tmp_path):
     convert_source("dialog", out, raw_dir=raw, params={"train_size": 20, "test_size": 5})
     before = _snapshot(out)
 
-    def interrupt(_bytes):
+    def interrupt(_done, _total):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
