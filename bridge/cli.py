@@ -53,7 +53,7 @@ def _print_result(result) -> None:
               help="Raw file(s) for the train split (default: found under raw/<source>/). One source only.")
 @click.option("--test-input", "test_inputs", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Raw file(s) for the held-out split (norm: val.xlsx, mrg: IMCS-V2_dev.json). Default: --input.")
+              help="Held-out split file(s): norm val.xlsx, mrg IMCS-V2_dev.json (required with --input for those).")
 @click.option("--train-size", type=int, default=None, help="Training records to keep (dialog default 5000).")
 @click.option("--test-size", type=int, default=None, help="Held-out records (default 100).")
 @click.option("--seed", type=int, default=None, help="Sampling seed (default 42).")
@@ -79,6 +79,9 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_si
         get_source(name)
     if inputs and len(sources) != 1:
         raise BridgeError("--input needs exactly one SOURCE")
+    if inputs and not test_inputs and sources[0] in ("norm", "mrg"):
+        held_out = {"norm": "val.xlsx (or CHIP-CDN_dev.json)", "mrg": "IMCS-V2_dev.json"}[sources[0]]
+        raise BridgeError(f"{sources[0]} takes its held-out split from a separate file: add --test-input {held_out}")
     explicit = bool(sources)
     names = list(sources) or [name for name in SOURCES if (raw_dir / name).is_dir()]
     if not names:

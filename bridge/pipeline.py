@@ -102,7 +102,10 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
     """
     module = get_source(name)
     dataset_dir = Path(dataset_dir)
+    explicit_lang = (params or {}).get("lang") is not None
     params = resolve_params(module, params)
+    if name == "o1" and inputs is not None and not explicit_lang:
+        params["lang"] = module.detect_lang(Path(inputs["train"][0]))  # medical_o1_sft.json is the English file
     if inputs is None:
         if raw_dir is None:
             raise BridgeError("give either the input files or a raw directory")

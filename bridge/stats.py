@@ -24,19 +24,21 @@ BATCH_SIZE = 1024
 ROUND_TO = 128
 
 
-class _RecordingTokenizer:
-    """Stands in for the tokenizer inside the template: records (or answers from a cache) ``encode`` calls."""
+class _MarkingTokenizer:
+    """Stands in for the tokenizer inside the template: ``encode(text)`` returns one negative marker id.
 
-    def __init__(self, tokenizer, cache: dict[str, list[int]] | None = None):
+    Real token ids are never negative, so after the template has run, each negative id in its output is
+    a placeholder for "the ids of text k" and each non-negative id is a special token the template added
+    itself (eos, bos, ...). Every other attribute is the real tokenizer's.
+    """
+
+    def __init__(self, tokenizer):
         self._tokenizer = tokenizer
-        self.cache = cache
-        self.wanted: set[str] = set()
+        self.texts: dict[str, int] = {}
 
     def encode(self, text: str, add_special_tokens: bool = False, **_kwargs) -> list[int]:
-        if self.cache is None:
-            self.wanted.add(text)
-            return []
-        return self.cache[text]
+        index = self.texts.setdefault(text, len(self.texts))
+        return [-1 - index]
 
     def __getattr__(self, name):
         return getattr(self._tokenizer, name)
@@ -105,24 +107,23 @@ def _encode_batch(tokenizer, batch: list[str]) -> list[list[int]]:
 
 
 def encode_lengths(records: list[dict], columns: dict, tokenizer, template) -> tuple[list[int], list[int]]:
-    """(prompt lengths, response lengths) of every record, identical to ``template.encode_oneturn``."""
-    pairs = [alpaca_messages(r, columns) for r in records]
-    recorder = _RecordingTokenizer(tokenizer)
-    for messages, system in pairs:
-        template.encode_oneturn(recorder, messages, system)
-    texts = sorted(recorder.wanted)
-    cache: dict[str, list[int]] = {}
+    """(prompt lengths, response lengths) of every record, identical to ``template.encode_oneturn``.
+
+    The template runs once per record over a marking tokenizer; the distinct texts it asked for are then
+    tokenized in large parallel batches and the markers replaced by their lengths.
+    """
+    marker = _MarkingTokenizer(tokenizer)
+    encoded = [template.encode_oneturn(marker, *alpaca_messages(r, columns)) for r in records]
+    texts = list(marker.texts)
+    lengths: list[int] = []
     with _parallel_tokenizers():
         for start in range(0, len(texts), BATCH_SIZE):
-            batch = texts[start:start + BATCH_SIZE]
-            cache.update(zip(batch, _encode_batch(tokenizer, batch), strict=True))
-    replay = _RecordingTokenizer(tokenizer, cache)
-    prompt_lens, response_lens = [], []
-    for messages, system in pairs:
-        prompt_ids, response_ids = template.encode_oneturn(replay, messages, system)
-        prompt_lens.append(len(prompt_ids))
-        response_lens.append(len(response_ids))
-    return prompt_lens, response_lens
+            lengths.extend(len(ids) for ids in _encode_batch(tokenizer, texts[start:start + BATCH_SIZE]))
+
+    def length(ids: list[int]) -> int:
+        return sum(lengths[-1 - i] if i < 0 else 1 for i in ids)
+
+    return [length(p) for p, _ in encoded], [length(r) for _, r in encoded]
 
 
 def response_truncated(prompt_len: int, response_len: int, cutoff_len: int) -> bool:

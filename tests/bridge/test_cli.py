@@ -73,3 +73,18 @@ def test_download_dry_run_and_offline(tmp_path):
     assert not list(tmp_path.iterdir())
     offline = _run("download", "norm", "--raw-dir", tmp_path, "--from", "http://127.0.0.1:1/x.zip", "--timeout", "2")
     assert offline.exit_code == 1 and "Download manually" in offline.output and "Traceback" not in offline.output
+
+
+def test_explicit_inputs(tmp_path):
+    raw = tmp_path / "raw"
+    _run("samples", "--out", raw)
+    missing = _run("convert", "norm", "--input", raw / "norm" / "train.xlsx", "--dataset-dir", tmp_path / "d")
+    assert missing.exit_code == 1 and "add --test-input val.xlsx" in missing.output
+    ok = _run("convert", "norm", "--input", raw / "norm" / "train.xlsx", "--test-input", raw / "norm" / "val.xlsx",
+              "--dataset-dir", tmp_path / "d")
+    assert ok.exit_code == 0, ok.output
+    # The English medical-o1 file is recognised by name: English prompt and headings without --lang.
+    en = _run("convert", "o1", "--input", raw / "o1" / "medical_o1_sft.json", "--dataset-dir", tmp_path / "d")
+    assert en.exit_code == 0, en.output
+    rec = json.loads((tmp_path / "d" / "o1_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert rec["instruction"].startswith("Question: ") and "\n### Answer:\n" in rec["output"]
