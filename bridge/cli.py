@@ -148,7 +148,10 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
                               notes=lambda msg: console.print(f"[dim]{msg}[/]"))
     if not stats["datasets"]:
         raise BridgeError(f"no dataset files to measure in {dataset_dir}; run `bridge convert` first")
-    console.print(stats_table(stats))
+    # Never squeeze the numbers: a pipe or make reports 80 columns, the table needs about 90.
+    from rich.console import Console
+
+    Console(stderr=True, width=max(console.width, 100), highlight=False).print(stats_table(stats))
     if not dry_run:
         console.print(f"saved {save_stats(dataset_dir, stats)}")
     click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))

@@ -204,16 +204,22 @@ def save_stats(dataset_dir: str | Path, stats: dict) -> Path:
 
 
 def stats_table(stats: dict):
-    """A rich table: one row per dataset, lengths as p50/p90/p99/max."""
+    """A rich table: per dataset three lines (prompt, response, total tokens) with p50/p90/p99/max."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"token lengths ({stats['template']} template, cutoff_len {stats['cutoff_len']})")
-    for col in ("dataset", "rows", "prompt p50/p90/p99/max", "response p50/p90/p99/max", "total p50/p90/p99/max",
-                "> cutoff", "response cut"):
-        table.add_column(col, justify="left" if col == "dataset" else "right")
+    table = Table(title=f"token lengths ({stats['template']} template, cutoff_len {stats['cutoff_len']})",
+                  box=box.SIMPLE_HEAD)
+    for col in ("dataset", "rows", "tokens", "p50", "p90", "p99", "max", ">cutoff", "resp. cut"):
+        table.add_column(col, justify="left" if col in ("dataset", "tokens") else "right", no_wrap=True)
     for name, d in stats["datasets"].items():
-        fmt = lambda q: "/".join(str(q[k]) for k in ("p50", "p90", "p99", "max"))  # noqa: E731
-        table.add_row(name, str(d["rows"]), fmt(d["prompt_tokens"]), fmt(d["response_tokens"]),
-                      fmt(d["total_tokens"]), str(d["over_cutoff"]), str(d["response_truncated"]))
-    table.caption = f"recommended cutoff_len: {stats['recommended_cutoff_len']} (p99 of prompt+response, rounded up)"
+        for kind in ("prompt", "response", "total"):
+            q = d[f"{kind}_tokens"]
+            last = kind == "total"
+            table.add_row(name if kind == "prompt" else "", str(d["rows"]) if kind == "prompt" else "", kind,
+                          *(str(q[k]) for k in ("p50", "p90", "p99", "max")),
+                          str(d["over_cutoff"]) if last else "", str(d["response_truncated"]) if last else "",
+                          end_section=last)
+    table.caption = (f"recommended cutoff_len: {stats['recommended_cutoff_len']} (largest p99 of prompt+response, "
+                     "rounded up to 128); resp. cut: rows whose response end LLaMA-Factory would truncate")
     return table
