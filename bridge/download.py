@@ -43,6 +43,8 @@ REMOTES: dict[str, Remote] = {
     "norm": Remote("zip", "http://openkg.cn/dataset/yidu-n7k", ("train.xlsx", "val.xlsx"),
                    manual="the Yidu-N7K zip from http://openkg.cn/dataset/yidu-n7k, unpacked so that "
                           "raw/norm/train.xlsx and raw/norm/val.xlsx exist"),
+    # The IMCS-V2 id below could not be checked from this offline machine (dialog and o1 are the ids the
+    # tutorials use); if ModelScope answers "not found", pass the right one with `--from`.
     "mrg": Remote("modelscope", "CMedBenchmark/IMCS-V2-MRG", ("IMCS-V2_train.json", "IMCS-V2_dev.json"),
                   manual="IMCS-V2 from https://tianchi.aliyun.com/dataset/95414 (CBLUE), with IMCS-V2_train.json "
                          "and IMCS-V2_dev.json in raw/mrg/"),

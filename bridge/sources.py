@@ -8,7 +8,7 @@ from bridge import dialog, mrg, norm, o1
 from bridge.common import BridgeError
 
 #: source name -> converter module (NAME, VERSION, DEFAULT_PROMPT, PROMPT_FIELDS, DEFAULT_PARAMS,
-#: convert, build, find_inputs). Order is the order `bridge convert --all` runs them in.
+#: convert, build, find_inputs). `bridge convert` with no SOURCE runs those present under raw/ in this order.
 SOURCES: dict[str, ModuleType] = {"dialog": dialog, "norm": norm, "mrg": mrg, "o1": o1}
 
 

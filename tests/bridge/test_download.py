@@ -18,9 +18,11 @@ def _zip(path, members):
 
 
 def _closed_port() -> int:
+    # Port 1 (tcpmux) is closed on any sane machine, and unlike a just-released ephemeral port no other
+    # process (a parallel test worker) can start listening on it in between.
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        assert sock.connect_ex(("127.0.0.1", 1)) != 0
+    return 1
 
 
 def test_offline_fails_fast_naming_the_manual_alternative(tmp_path):

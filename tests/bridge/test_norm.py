@@ -66,3 +66,11 @@ def test_sample_conversion_keeps_multi_terms(samples_dir, tmp_path):
     assert any("##" in r["output"] for r in train)
     assert all(set(r) == {"instruction", "input", "output"} and r["input"] == "" for r in train)
     assert all(r["instruction"].startswith(PREFIX) for r in train)
+
+
+def test_nan_cells_from_pandas_written_files_are_skipped():
+    # pandas writes missing cells as float NaN; whatever the reader hands over, NaN is an empty cell.
+    counts = Counts()
+    rows = [(float("nan"), "高血压"), ("高血压病", float("nan")), ("高血压病", "高血压")]
+    assert [r["output"] for r in norm.convert(rows, PROMPT, counts)] == ["高血压"]
+    assert dict(counts.skipped) == {"empty_word": 1, "empty_term": 1}
