@@ -160,8 +160,25 @@ def mark_duplicates(splits: dict[str, list[dict]], counts: Counts, drop: bool) -
     return {name: result[name] for name in splits}
 
 
+#: Keys that identify each source's records, to name the right source when a file is given to the wrong one.
+SIGNATURES = {
+    "dialog": ("instruction", "input", "output"),
+    "o1": ("Question", "Complex_CoT", "Response"),
+    "mrg": ("dialogue", "report"),
+    "norm (CHIP-CDN)": ("text", "normalized_result"),
+}
+
+
+def guess_source(record: dict) -> str | None:
+    """The source whose signature keys ``record`` has, if any."""
+    keys = {k.lstrip("\ufeff") for k in record if isinstance(k, str)}
+    return next((name for name, sig in SIGNATURES.items() if set(sig) <= keys), None)
+
+
 def require_keys(record: dict, expected: tuple[str, ...], where: str) -> None:
-    """Raise naming the missing key(s) and listing what a record of this source must have."""
+    """Raise naming the missing key(s), listing what a record of this source must have (and what it looks like)."""
     missing = [key for key in expected if key not in record]
     if missing:
-        raise BridgeError(f"{where}: missing key(s) {missing}; expected keys {list(expected)}")
+        guess = guess_source(record)
+        hint = f" (this looks like a record of {guess}: wrong file for this source?)" if guess else ""
+        raise BridgeError(f"{where}: missing key(s) {missing}; expected keys {list(expected)}{hint}")

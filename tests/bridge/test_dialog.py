@@ -37,7 +37,7 @@ def test_wrong_file_for_source_is_refused(samples_dir, tmp_path):
     with pytest.raises(BridgeError, match="expected a JSON array"):
         convert_source("dialog", tmp_path, inputs={"train": [samples_dir / "mrg" / "IMCS-V2_train.json"],
                                                    "test": [samples_dir / "mrg" / "IMCS-V2_train.json"]})
-    with pytest.raises(BridgeError, match="missing key"):
+    with pytest.raises(BridgeError, match=r"missing key.*this looks like a record of o1: wrong file for this source"):
         convert_source("dialog", tmp_path, inputs={"train": [samples_dir / "o1" / "medical_o1_sft_Chinese.json"],
                                                    "test": [samples_dir / "o1" / "medical_o1_sft_Chinese.json"]})
     assert not (tmp_path / "dataset_info.json").exists()
