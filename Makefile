@@ -24,8 +24,8 @@ export DISABLE_VERSION_CHECK ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format bench clean tiny-models eval webui \
-	train-full train-lora train-qlora train-freeze export chat
+.PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
+	train-full train-lora train-qlora train-freeze export chat eval webui demo
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -52,8 +52,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
 	$(PY) -m medft.cli tiny-models
 
-# Training: every variable is optional; see README "Training".
-MODEL ?=
+# Training: every variable is optional; see README "Training" (MODEL and DATASET_DIR: see bridge below).
 DATASETS ?=
 RUN ?=
 ARGS ?=
@@ -63,7 +62,7 @@ NNODES ?=
 NODE_RANK ?=
 MASTER_ADDR ?=
 MASTER_PORT ?=
-TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATASETS)) \
+TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATASETS)) --dataset-dir $(DATASET_DIR) \
   $(if $(RUN),--run $(RUN)) $(if $(filter 1,$(RESUME)),--resume) $(if $(filter 1,$(FORCE)),--force) \
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
@@ -99,7 +98,11 @@ LIMIT ?=
 eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
-	  --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT))
+	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT))
+
+DEMO_DIR ?= runs/demo
+demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval
+	$(PY) -m medft.cli demo --dir $(DEMO_DIR)
 
 HOST ?= 127.0.0.1
 PORT ?= 7860
@@ -122,4 +125,27 @@ bench: install ## Run the benchmarks under bench/ and print the tables recorded 
 clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
 	rm -rf .cache .pytest_cache .ruff_cache runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
-	rm -f dataset_info/*.jsonl dataset_info/.manifest.json
+	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
+
+# ---- bridge: raw sources -> dataset_info/ (see README "Data") ----
+# RAW_DIR / DATASET_DIR move the folders; MODEL is the tokenizer for `make stats` (default: the offline tiny
+# Qwen2, so the target runs anywhere; pass your real base model for cutoff_len numbers that mean something).
+RAW_DIR ?= raw
+DATASET_DIR ?= dataset_info
+MODEL ?=
+TEMPLATE ?= qwen
+CUTOFF_LEN ?= 2048
+BRIDGE_ARGS ?=
+
+data: install ## Convert every raw source present under raw/ and register it in dataset_info/
+	$(PY) -m bridge convert --raw-dir $(RAW_DIR) --dataset-dir $(DATASET_DIR) $(BRIDGE_ARGS)
+
+stats: install ## Token-length statistics of the registered datasets; recommends cutoff_len (MODEL=...)
+	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \
+	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m medft.cli tiny-models 2>/dev/null | head -n 1))"
+
+download: install ## Fetch the raw sources into raw/ (ModelScope CLI + openkg zip); fails fast offline
+	$(PY) -m bridge download --raw-dir $(RAW_DIR) $(BRIDGE_ARGS)
+
+samples: install ## Write small realistic raw files for all four sources into raw/ (offline demo data)
+	$(PY) -m bridge samples --out $(RAW_DIR)

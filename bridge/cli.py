@@ -1,10 +1,200 @@
-"""Command line for bridge (``python -m bridge``, ``medft bridge``)."""
+"""Command line for bridge (``python -m bridge``, ``medft bridge``): thin wrappers over the modules."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+
+from bridge.common import BridgeError
+from medft.console import console
+from medft.paths import dataset_dir as default_dataset_dir
+from medft.paths import raw_dir as default_raw_dir
+
+DATASET_DIR = click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           help="LLaMA-Factory dataset_dir [default: dataset_info/, or $MEDFT_DATASET_DIR]")
+RAW_DIR = click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                       help="where raw sources live [default: raw/, or $MEDFT_RAW_DIR]")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def bridge() -> None:
     """Convert raw medical datasets to alpaca jsonl and register them in dataset_info.json."""
+
+
+def _progress():
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                    TimeRemainingColumn(), console=console, transient=True)
+
+
+def _print_result(result) -> None:
+    c = result.counts
+    skipped = ", ".join(f"{k} {v}" for k, v in c.get("skipped", {}).items()) or "none"
+    verb = {"written": "converted", "unchanged": "up to date (inputs unchanged, nothing written)",
+            "dry-run": "dry run (nothing written)"}[result.status]
+    console.print(f"[bold]{result.source}[/]: {verb}")
+    console.print(f"  read {c.get('read', 0)}, written {c.get('written', {})}, skipped: {skipped}, "
+                  f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)})")
+    for split, path in result.files.items():
+        console.print(f"  {split}: {path}")
+    if result.changes:
+        console.print("  dataset_info.json: " + ", ".join(f"{k} {v}" for k, v in result.changes.items()))
+
+
+@bridge.command("convert")
+@click.argument("sources", nargs=-1)
+@RAW_DIR
+@DATASET_DIR
+@click.option("--input", "inputs", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Raw file(s) for the train split (default: found under raw/<source>/). One source only.")
+@click.option("--test-input", "test_inputs", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Held-out split file(s): norm val.xlsx, mrg IMCS-V2_dev.json (required with --input for those).")
+@click.option("--train-size", type=int, default=None, help="Training records to keep (dialog default 5000).")
+@click.option("--test-size", type=int, default=None, help="Held-out records (default 100).")
+@click.option("--seed", type=int, default=None, help="Sampling seed (default 42).")
+@click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="UTF-8 text file replacing the default prompt template ({placeholders} as in the default).")
+@click.option("--form", type=click.Choice(["sections", "think"]), default=None,
+              help="o1 output: the tutorial's sections or <think>…</think> (default sections).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="o1 file language (default zh).")
+@click.option("--all-reports", is_flag=True, default=None, help="mrg: one training sample per reference report.")
+@click.option("--encoding", default=None, help="dialog CSV encoding (default: detect UTF-8 / BOM / GB18030).")
+@click.option("--dedup", is_flag=True, help="Drop exact duplicate records (they are always counted).")
+@click.option("--force", is_flag=True, help="Replace dataset_info.json entries of the same name that point elsewhere.")
+@DRY_RUN
+def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_size, test_size, seed, prompt_file,
+                    form, lang, all_reports, encoding, dedup, force, dry_run) -> None:
+    """Convert SOURCES (dialog, norm, mrg, o1; default: every source present under raw/) and register them."""
+    from bridge.pipeline import convert_source
+    from bridge.sources import SOURCES, get_source
+
+    raw_dir = raw_dir or default_raw_dir()
+    dataset_dir = dataset_dir or default_dataset_dir()
+    for name in sources:
+        get_source(name)
+    if inputs and len(sources) != 1:
+        raise BridgeError("--input needs exactly one SOURCE")
+    if inputs and not test_inputs and sources[0] in ("norm", "mrg"):
+        held_out = {"norm": "val.xlsx (or CHIP-CDN_dev.json)", "mrg": "IMCS-V2_dev.json"}[sources[0]]
+        raise BridgeError(f"{sources[0]} takes its held-out split from a separate file: add --test-input {held_out}")
+    explicit = bool(sources)
+    names = list(sources) or [name for name in SOURCES if (raw_dir / name).is_dir()]
+    if not names:
+        raise BridgeError(f"no raw sources under {raw_dir} (expected {', '.join(f'{n}/' for n in SOURCES)}); "
+                          "run `bridge download`, `bridge samples --out raw`, or put the files there by hand")
+    overrides = {"train_size": train_size, "test_size": test_size, "seed": seed}
+    file_inputs = {"train": list(inputs), "test": list(test_inputs or inputs)} if inputs else None
+    for name in names:
+        params = dict(overrides)
+        if name == "o1":
+            params.update(form=form, lang=lang)
+        if name == "mrg":
+            params["all_reports"] = all_reports
+        if name == "dialog":
+            params["encoding"] = encoding
+        with _progress() as progress:
+            task = progress.add_task(f"converting {name}", total=None)
+            result = convert_source(
+                name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
+                dedup=dedup, force=force, dry_run=dry_run,
+                progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
+            )
+        _print_result(result)
+        if dry_run:
+            click.echo(json.dumps({"source": name, "counts": result.counts, "files": result.files},
+                                  ensure_ascii=False))
+    if not explicit:
+        missing = [n for n in SOURCES if n not in names]
+        if missing:
+            console.print(f"[dim]not present under {raw_dir}: {', '.join(missing)}[/]")
+
+
+@bridge.command("register")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DATASET_DIR
+@click.option("--formatting", type=click.Choice(["alpaca", "sharegpt"]), default=None,
+              help="Default: detected from the first record.")
+@click.option("--force", is_flag=True, help="Replace an entry of this name that points elsewhere.")
+@DRY_RUN
+def register_command(name, file, dataset_dir, formatting, force, dry_run) -> None:
+    """Validate FILE (alpaca or sharegpt .json/.jsonl) and register it as NAME in dataset_info.json."""
+    from bridge.userdata import register_file
+
+    result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run)
+    console.print(f"[bold]{name}[/]: {result['status']} ({result['rows']} records, {result['entry']['formatting']})")
+    click.echo(json.dumps({name: result["entry"]}, ensure_ascii=False))
+
+
+@bridge.command("stats")
+@DATASET_DIR
+@click.option("--model", required=True, help="Model directory (or name) whose tokenizer to count with.")
+@click.option("--template", default="qwen", show_default=True, help="LLaMA-Factory template name.")
+@click.option("--cutoff-len", type=int, default=2048, show_default=True, help="cutoff_len to check against.")
+@click.option("--dataset", "names", multiple=True, help="Datasets to measure (default: all with a file).")
+@DRY_RUN
+def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> None:
+    """Token-length statistics per registered dataset; saved to <dataset_dir>/stats.json."""
+    from bridge.stats import compute_stats, save_stats, stats_table
+
+    dataset_dir = dataset_dir or default_dataset_dir()
+    with console.status("tokenizing..."):
+        stats = compute_stats(dataset_dir, model, template, cutoff_len, list(names) or None,
+                              notes=lambda msg: console.print(f"[dim]{msg}[/]"))
+    if not stats["datasets"]:
+        raise BridgeError(f"no dataset files to measure in {dataset_dir}; run `bridge convert` first")
+    # Never squeeze the numbers: a pipe or make reports 80 columns, the table needs about 90.
+    from rich.console import Console
+
+    Console(stderr=True, width=max(console.width, 100), highlight=False).print(stats_table(stats))
+    if not dry_run:
+        console.print(f"saved {save_stats(dataset_dir, stats)}")
+    click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))
+
+
+@bridge.command("download")
+@click.argument("sources", nargs=-1)
+@RAW_DIR
+@click.option("--from", "location", default=None, help="Other URL (norm) or ModelScope dataset id (one SOURCE).")
+@click.option("--timeout", type=float, default=15, show_default=True, help="Network timeout in seconds.")
+@DRY_RUN
+def download_command(sources, raw_dir, location, timeout, dry_run) -> None:
+    """Fetch raw SOURCES (default: all) into raw/; fails fast offline, naming the manual alternative."""
+    from bridge.download import REMOTES, download
+
+    raw_dir = raw_dir or default_raw_dir()
+    names = list(sources) or list(REMOTES)
+    if location and len(names) != 1:
+        raise BridgeError("--from needs exactly one SOURCE")
+    errors = []
+    for name in names:
+        remote = REMOTES.get(name)
+        if dry_run and remote is not None:
+            console.print(f"{name}: would fetch {location or remote.location} ({remote.kind}) into {raw_dir / name}")
+            continue
+        try:
+            console.print(f"{name}: ready in {download(name, raw_dir, location, timeout)}")
+        except BridgeError as exc:
+            errors.append(f"{name}: {exc.message}")
+    if errors:
+        raise BridgeError("\n".join(errors))
+
+
+@bridge.command("samples")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write the raw sample files into (use raw/ for `make data`).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@DRY_RUN
+def samples_command(out, seed, dry_run) -> None:
+    """Write small, realistic raw files for all four sources in their exact published formats."""
+    from bridge.samples import sample_paths, write_samples
+
+    files = sample_paths(out) if dry_run else write_samples(out, seed)
+    for label, path in files.items():
+        console.print(f"{label:11s} {path}{' (dry run: not written)' if dry_run else ''}")
+    click.echo(str(out))

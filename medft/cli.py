@@ -46,6 +46,20 @@ def webui_command(host: str, port: int, workspace: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command("demo")
+@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo writes everything (default: runs/demo).")
+def demo_command(demo_dir: Path | None) -> None:
+    """Run the whole pipeline offline on tiny models and sample data (what `make demo` does)."""
+    from medft.demo import DemoError, run_demo
+    from medft.paths import runs_dir
+
+    try:
+        run_demo(demo_dir or runs_dir() / "demo")
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _add_groups() -> None:
     from bridge.cli import bridge
     from eval.cli import eval_group

@@ -1,0 +1,263 @@
+"""bridge vs the tutorial's throw-away scripts, on synthetic inputs of real size.
+
+* dialog: an 800k-record JSON array (~0.9 GB, like ModelScope's train_0001_of_0001.json), 5000 + 100
+  sampled. Tutorial: ``json.load`` + ``random.shuffle``. medft: streaming ``raw_decode`` + seeded reservoir
+  (the whole ``convert_source``: hashing the input, converting, writing, registering). medft also runs on
+  half the array to show that its peak memory does not grow with the input.
+* norm: a 100k-row Yidu-N7K-style xlsx. Tutorial: ``pandas.read_excel`` + ``iterrows`` loop. medft:
+  python-calamine via ``convert_source``.
+* stats: token lengths of 20k dialog-sized records with the tiny Qwen tokenizer. Tutorial: one
+  ``tokenizer(text)`` call per record for the max length. medft: ``compute_stats`` (LLaMA-Factory template,
+  batched fast tokenization, percentiles).
+
+Every measurement runs in its own subprocess; its peak RSS is that child's ``ru_maxrss`` (from ``os.wait4``),
+so one run's memory never hides another's. Times cover the work only (imports excluded on both sides).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from medft.console import console
+from medft.io import atomic_write_json
+
+RESULTS = Path(__file__).parent / "results" / "bridge.json"
+FULL = {"dialog": 800_000, "norm": 100_000, "stats": 20_000}
+QUICK = {"dialog": 20_000, "norm": 5_000, "stats": 2_000}
+
+
+# ---------------------------------------------------------------- synthetic inputs
+def _texts(rng: random.Random):
+    from bridge.samples import ANSWER_TEMPLATES, ASK_TEMPLATES, V, _fill
+
+    asks = [_fill(rng, rng.choice(ASK_TEMPLATES)) for _ in range(500)]
+    answers = [_fill(rng, rng.choice(ANSWER_TEMPLATES)) for _ in range(500)]
+    return asks, answers, V
+
+
+def write_dialog_array(path: Path, n: int, seed: int = 0) -> None:
+    """``n`` records of ~1.2 KB each (the real array averages ~1.2 KB per record), unique titles."""
+    rng = random.Random(seed)
+    asks, answers, vocab = _texts(rng)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("[\n")
+        for i in range(n):
+            ask = "".join(rng.choice(asks) for _ in range(3))
+            answer = "".join(rng.choice(answers) for _ in range(5))
+            record = {"instruction": f"{rng.choice(vocab['symptom'])}怎么办（{i}）", "input": ask, "output": answer,
+                      "history": None}
+            handle.write(json.dumps(record, ensure_ascii=False, indent=4))
+            handle.write(",\n" if i < n - 1 else "\n")
+        handle.write("]\n")
+
+
+def write_norm_xlsx(path: Path, n: int, seed: int = 0) -> None:
+    """``n`` rows of 原始词/标准词 written with openpyxl's streaming writer."""
+    from openpyxl import Workbook
+
+    from bridge.samples import norm_rows
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["原始词", "标准词"])
+    for row in norm_rows(n, random.Random(seed)):
+        sheet.append(list(row))
+    workbook.save(path)
+
+
+def write_stats_dataset(directory: Path, n: int, seed: int = 0) -> None:
+    """A registered alpaca jsonl of ``n`` dialog-like records."""
+    from bridge import registry
+
+    rng = random.Random(seed)
+    asks, answers, _ = _texts(rng)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "bench.jsonl", "w", encoding="utf-8") as handle:
+        for _ in range(n):
+            rec = {"instruction": "主题：" + rng.choice(asks)[:12] + "\n内容：" + rng.choice(asks), "input": "",
+                   "output": "".join(rng.choice(answers) for _ in range(rng.randint(1, 6)))}
+            handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    registry.register(directory, {"bench": registry.alpaca_entry("bench.jsonl")}, {})
+
+
+# ---------------------------------------------------------------- workers (run in a child process)
+def work_dialog_medft(src: str, out: str) -> dict:
+    from bridge.pipeline import convert_source
+
+    result = convert_source("dialog", out, inputs={"train": [Path(src)], "test": [Path(src)]})
+    return {"rows": result.counts["written"]}
+
+
+def work_dialog_tutorial(src: str, out: str) -> dict:
+    # The tutorial: load everything, shuffle, slice, format, dump.
+    with open(src, encoding="utf-8") as handle:
+        data = json.load(handle)
+    random.seed(42)
+    random.shuffle(data)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    splits = {"train": data[:5000], "test": data[5000:5100]}
+    for split, records in splits.items():
+        with open(Path(out) / f"dialog_{split}.jsonl", "w", encoding="utf-8") as handle:
+            for item in records:
+                rec = {"instruction": f"主题：{item['instruction']}\n内容：{item['input']}", "input": "",
+                       "output": item["output"]}
+                handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return {"rows": {k: len(v) for k, v in splits.items()}}
+
+
+def work_norm_medft(src: str, out: str) -> dict:
+    from bridge.pipeline import convert_source
+
+    val = Path(src).with_name("val.xlsx")
+    result = convert_source("norm", out, inputs={"train": [Path(src)], "test": [val]},
+                            params={"train_size": None})
+    return {"rows": result.counts["written"]}
+
+
+def work_norm_tutorial(src: str, out: str) -> dict:
+    import pandas as pd
+
+    from bridge.norm import DEFAULT_PROMPT
+
+    Path(out).mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for split, path in (("train", Path(src)), ("test", Path(src).with_name("val.xlsx"))):
+        df = pd.read_excel(path)
+        records = []
+        for _, row in df.iterrows():
+            if pd.isna(row["原始词"]) or pd.isna(row["标准词"]):
+                continue
+            records.append({"instruction": DEFAULT_PROMPT.format(word=row["原始词"]), "input": "",
+                            "output": row["标准词"]})
+        with open(Path(out) / f"norm_{split}.jsonl", "w", encoding="utf-8") as handle:
+            for rec in records:
+                handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        rows[split] = len(records)
+    return {"rows": rows}
+
+
+def work_stats_medft(src: str, out: str) -> dict:
+    from bridge.stats import compute_stats
+
+    stats = compute_stats(src, out, "qwen", 2048)
+    return {"max_total": stats["datasets"]["bench"]["total_tokens"]["max"]}
+
+
+def work_stats_tutorial(src: str, out: str) -> dict:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    longest = 0
+    with open(Path(src) / "bench.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            longest = max(longest, len(tokenizer(item["instruction"] + item["output"])["input_ids"]))
+    return {"max_total": longest}
+
+
+WORKERS = {name[len("work_"):]: fn for name, fn in globals().items() if name.startswith("work_")}
+PRELOAD = {"stats_medft": ["transformers", "llamafactory.data", "bridge.stats"], "stats_tutorial": ["transformers"],
+           "norm_tutorial": ["pandas"], "norm_medft": ["python_calamine", "bridge.pipeline"],
+           "dialog_medft": ["bridge.pipeline"]}
+
+
+def _child(task: str, src: str, out: str) -> None:
+    import importlib
+
+    for module in PRELOAD.get(task, []):
+        importlib.import_module(module)
+    start = time.perf_counter()
+    info = WORKERS[task](src, out)
+    print(json.dumps({"seconds": time.perf_counter() - start, **info}, ensure_ascii=False))
+
+
+def measure(task: str, src: Path, out: Path) -> dict:
+    """Run ``task`` in a fresh interpreter; return its work time, peak RSS (MB) and what it reports."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", "--child", task, str(src), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{task} failed:\n{stderr[-3000:]}")
+    info = json.loads(stdout.strip().splitlines()[-1])
+    info["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+    info["seconds"] = round(info["seconds"], 2)
+    return info
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def main(quick: bool = False) -> dict:
+    """Generate the inputs, run every pair side by side, print a table and write bench/results/bridge.json."""
+    from rich.table import Table
+
+    from medft.tiny_models import tiny_qwen
+
+    sizes = QUICK if quick else FULL
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="medft-bench-") as tmp:
+        tmp = Path(tmp)
+        with console.status("generating synthetic inputs..."):
+            dialog, dialog_half = tmp / "dialog.json", tmp / "dialog_half.json"
+            write_dialog_array(dialog, sizes["dialog"])
+            write_dialog_array(dialog_half, sizes["dialog"] // 2, seed=1)
+            (tmp / "norm").mkdir()
+            write_norm_xlsx(tmp / "norm" / "train.xlsx", sizes["norm"])
+            write_norm_xlsx(tmp / "norm" / "val.xlsx", 1000, seed=1)
+            write_stats_dataset(tmp / "stats", sizes["stats"])
+            model = tiny_qwen()
+        size_mb = dialog.stat().st_size / 1e6
+        plan = [
+            ("dialog", f"{sizes['dialog']:,} records, {size_mb:.0f} MB", "tutorial", "dialog_tutorial", dialog),
+            ("dialog", f"{sizes['dialog']:,} records, {size_mb:.0f} MB", "medft", "dialog_medft", dialog),
+            ("dialog", f"{sizes['dialog'] // 2:,} records, {dialog_half.stat().st_size / 1e6:.0f} MB", "medft",
+             "dialog_medft", dialog_half),
+            ("norm", f"{sizes['norm']:,}-row xlsx", "tutorial", "norm_tutorial", tmp / "norm" / "train.xlsx"),
+            ("norm", f"{sizes['norm']:,}-row xlsx", "medft", "norm_medft", tmp / "norm" / "train.xlsx"),
+            ("stats", f"{sizes['stats']:,} records", "tutorial", "stats_tutorial", tmp / "stats"),
+            ("stats", f"{sizes['stats']:,} records", "medft", "stats_medft", tmp / "stats"),
+        ]
+        for index, (bench, size, who, task, src) in enumerate(plan):
+            out = model if task.startswith("stats") else tmp / f"out{index}"
+            with console.status(f"{bench}: {who} ({size})..."):
+                info = measure(task, src, out)
+            rows.append({"bench": bench, "input": size, "impl": who, **info})
+    speedups = {}
+    for bench in ("dialog", "norm", "stats"):
+        tut = next(r for r in rows if r["bench"] == bench and r["impl"] == "tutorial")
+        med = next(r for r in rows if r["bench"] == bench and r["impl"] == "medft")
+        speedups[bench] = {"time_ratio_medft_over_tutorial": round(med["seconds"] / tut["seconds"], 3),
+                           "speedup": round(tut["seconds"] / med["seconds"], 2)}
+    table = Table(title=f"bridge vs tutorial ({'quick' if quick else 'full size'})")
+    for col in ("bench", "input", "impl", "seconds", "peak RSS MB"):
+        table.add_column(col, justify="right" if col in ("seconds", "peak RSS MB") else "left")
+    for r in rows:
+        table.add_row(r["bench"], r["input"], r["impl"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}")
+    table.caption = "  ".join(f"{b}: medft {s['speedup']}x" for b, s in speedups.items())
+    console.print(table)
+    result = {"machine": machine(), "quick": quick, "rows": rows, "speedups": speedups}
+    atomic_write_json(RESULTS, result)
+    console.print(f"saved {RESULTS}")
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:])
+    else:
+        main(quick="--quick" in sys.argv)

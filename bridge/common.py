@@ -1,0 +1,184 @@
+"""What every converter shares: counts, errors, prompt templates, blank checks, seeded sampling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import string
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+#: Placeholder answers the real data uses for "no content"; such records teach nothing.
+BLANK_VALUES = frozenset({"", "无"})
+
+
+class BridgeError(click.ClickException):
+    """A problem with the user's input that the CLI reports as one clear message (no traceback)."""
+
+
+@dataclass
+class Counts:
+    """What a conversion did: records read, written per split, skipped by reason, duplicates seen."""
+
+    read: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+    duplicates: int = 0
+    duplicates_dropped: int = 0
+
+    def skip(self, reason: str) -> None:
+        """Count one record skipped for ``reason``."""
+        self.skipped[reason] += 1
+
+    def to_dict(self) -> dict:
+        """Plain, key-sorted dict for JSON (the manifest and ``--dry-run`` output)."""
+        return {
+            "read": self.read,
+            "written": dict(sorted(self.written.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "duplicates": self.duplicates,
+            "duplicates_dropped": self.duplicates_dropped,
+        }
+
+
+def is_blank(value) -> bool:
+    """True for None, NaN, whitespace-only text and the placeholder "无"."""
+    if value.__class__ is str:
+        # Fast path for the 800k-record stream: only text with edge whitespace pays for strip().
+        if value in BLANK_VALUES or value.isspace():
+            return True
+        return (value[0].isspace() or value[-1].isspace()) and value.strip() in BLANK_VALUES
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() in BLANK_VALUES
+
+
+def cell_text(value) -> str | None:
+    """Spreadsheet cell as text: None for empty/NaN; integral floats lose their ".0" (Excel stores 3 as 3.0)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = value if isinstance(value, str) else str(value)
+    return None if not text.strip() else text
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt template with ``{name}`` placeholders; literal braces are written ``{{`` and ``}}``."""
+
+    text: str
+    fields: tuple[str, ...]
+
+    def render(self, **values: str) -> str:
+        """Fill the placeholders (the data's text is inserted verbatim)."""
+        return self.text.format_map(values)
+
+    @property
+    def sha256(self) -> str:
+        """Hash recorded in the manifest so a changed prompt re-runs the conversion."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def load_prompt(default: str, fields: tuple[str, ...], path: str | Path | None = None) -> Prompt:
+    """Return the default prompt, or the template in ``path`` (UTF-8 text, used verbatim) after checking it.
+
+    The file must use exactly the placeholders the source provides, so a typo fails here
+    rather than producing thousands of prompts with a literal ``{titel}`` in them.
+    """
+    text = default
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise BridgeError(f"cannot read prompt file {path}: {exc.strerror}") from exc
+    try:
+        used = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise BridgeError(f"prompt template {path or '(default)'} is not valid: {exc}") from exc
+    unknown, missing = used - set(fields), set(fields) - used
+    if unknown or missing:
+        raise BridgeError(
+            f"prompt template {path or '(default)'}: "
+            + (f"unknown placeholder(s) {sorted(unknown)}; " if unknown else "")
+            + (f"missing placeholder(s) {sorted(missing)}; " if missing else "")
+            + f"expected exactly {['{' + f + '}' for f in fields]}"
+        )
+    return Prompt(text, fields)
+
+
+def sample_ordered(items: list, k: int | None, seed: int) -> list:
+    """A seeded sample of ``k`` items kept in their original order (all items when k is None or large)."""
+    if k is None or k >= len(items):
+        return list(items)
+    keep = sorted(random.Random(seed).sample(range(len(items)), k))
+    return [items[i] for i in keep]
+
+
+#: A held-out split cut from the same file as the training split never takes more than this share.
+MAX_TEST_SHARE = 0.2
+
+
+def held_out_size(available: int, test_size: int) -> int:
+    """``test_size``, capped at 20 % of the usable records so a small input still leaves most for training."""
+    return min(test_size, int(available * MAX_TEST_SHARE))
+
+
+def record_key(record: dict) -> bytes:
+    """Identity of an output record for duplicate detection: its alpaca fields."""
+    payload = json.dumps([record["instruction"], record["input"], record["output"]], ensure_ascii=False)
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=12).digest()
+
+
+def mark_duplicates(splits: dict[str, list[dict]], counts: Counts, drop: bool) -> dict[str, list[dict]]:
+    """Count records repeating an earlier one (test first, so a leaked test item is dropped from train).
+
+    With ``drop`` the repeats are removed; otherwise they are only counted.
+    """
+    seen: set[bytes] = set()
+    order = sorted(splits, key=lambda name: name != "test")
+    result = {}
+    for name in order:
+        kept = []
+        for record in splits[name]:
+            key = record_key(record)
+            if key in seen:
+                counts.duplicates += 1
+                if drop:
+                    counts.duplicates_dropped += 1
+                    continue
+            seen.add(key)
+            kept.append(record)
+        result[name] = kept
+    return {name: result[name] for name in splits}
+
+
+#: Keys that identify each source's records, to name the right source when a file is given to the wrong one.
+SIGNATURES = {
+    "dialog": ("instruction", "input", "output"),
+    "o1": ("Question", "Complex_CoT", "Response"),
+    "mrg": ("dialogue", "report"),
+    "norm (CHIP-CDN)": ("text", "normalized_result"),
+}
+
+
+def guess_source(record: dict) -> str | None:
+    """The source whose signature keys ``record`` has, if any."""
+    keys = {k.lstrip("\ufeff") for k in record if isinstance(k, str)}
+    return next((name for name, sig in SIGNATURES.items() if set(sig) <= keys), None)
+
+
+def require_keys(record: dict, expected: tuple[str, ...], where: str) -> None:
+    """Raise naming the missing key(s), listing what a record of this source must have (and what it looks like)."""
+    missing = [key for key in expected if key not in record]
+    if missing:
+        guess = guess_source(record)
+        hint = f" (this looks like a record of {guess}: wrong file for this source?)" if guess else ""
+        raise BridgeError(f"{where}: missing key(s) {missing}; expected keys {list(expected)}{hint}")

@@ -1,0 +1,107 @@
+"""o1: medical-o1-reasoning-SFT (FreedomIntelligence), Chinese and English files.
+
+Two output forms: ``sections`` (the tutorial's text: analysis, then ``### 答案：``) or ``think``
+(``<think>…</think>`` then the answer) for R1-style reasoning models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from bridge.common import (
+    BridgeError,
+    Counts,
+    Prompt,
+    held_out_size,
+    is_blank,
+    mark_duplicates,
+    require_keys,
+    sample_ordered,
+)
+from bridge.jsonstream import iter_json_array
+
+NAME = "o1"
+VERSION = 1
+DEFAULT_PROMPT = "诊断问题：{question}"
+DEFAULT_PROMPT_EN = "Question: {question}"
+PROMPT_FIELDS = ("question",)
+DEFAULT_PARAMS = {"train_size": None, "test_size": 100, "seed": 42, "form": "sections", "lang": "zh"}
+RECORD_KEYS = ("Question", "Complex_CoT", "Response")
+FORMS = ("sections", "think")
+#: The tutorial's section headings, per language (full-width colons in Chinese).
+SECTIONS = {"zh": ("详细分析：", "### 答案：\n"), "en": ("Detailed analysis: ", "### Answer:\n")}
+
+
+def render_output(cot: str, response: str, form: str, lang: str) -> str:
+    """The training target: sections text or ``<think>`` block, CoT and answer verbatim."""
+    if form == "think":
+        return f"<think>\n{cot}\n</think>\n\n{response}"
+    analysis, answer = SECTIONS[lang]
+    return f"{analysis}{cot}\n{answer}{response}"
+
+
+def convert(records: Iterable[dict], prompt: Prompt, counts: Counts | None = None, form: str = "sections",
+            lang: str = "zh") -> Iterator[dict]:
+    """Turn medical-o1 records into alpaca records.
+
+    Raw::
+
+        {"Question": "患者男，65岁，胸痛3小时……最可能的诊断是什么？", "Complex_CoT": "胸痛伴大汗……",
+         "Response": "急性下壁心肌梗死。"}
+
+    Output (form ``sections``)::
+
+        {"instruction": "诊断问题：患者男，65岁，胸痛3小时……最可能的诊断是什么？", "input": "",
+         "output": "详细分析：胸痛伴大汗……\\n### 答案：\\n急性下壁心肌梗死。"}
+    """
+    if form not in FORMS:
+        raise BridgeError(f"unknown o1 output form {form!r}; expected one of {list(FORMS)}")
+    counts = counts if counts is not None else Counts()
+    for index, raw in enumerate(records):
+        counts.read += 1
+        if not isinstance(raw, dict):
+            counts.skip("not_an_object")
+            continue
+        require_keys(raw, RECORD_KEYS, f"medical-o1 record {index}")
+        if is_blank(raw["Question"]):
+            counts.skip("empty_question")
+            continue
+        if is_blank(raw["Response"]):
+            counts.skip("empty_answer")
+            continue
+        if is_blank(raw["Complex_CoT"]):
+            counts.skip("empty_cot")
+            continue
+        yield {"instruction": prompt.render(question=raw["Question"]), "input": "",
+               "output": render_output(raw["Complex_CoT"], raw["Response"], form, lang)}
+
+
+def detect_lang(path: Path) -> str:
+    """medical_o1_sft_Chinese.json is Chinese; medical_o1_sft.json is English."""
+    return "zh" if "chinese" in path.name.lower() else "en"
+
+
+def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: Counts, dedup: bool = False,
+          progress: Callable[[int], None] | None = None) -> dict[str, list[dict]]:
+    """Seeded disjoint split of one file: ``test_size`` (at most 20 %) held out, up to ``train_size`` of the rest
+    for training."""
+    records = []
+    for path in inputs["train"]:
+        stream = iter_json_array(path, progress)
+        records.extend(convert(stream, prompt, counts, form=params["form"], lang=params["lang"]))
+    test_size = held_out_size(len(records), params["test_size"])
+    test_idx = set(sample_ordered(list(range(len(records))), test_size, params["seed"]))
+    test = [r for i, r in enumerate(records) if i in test_idx]
+    rest = [r for i, r in enumerate(records) if i not in test_idx]
+    splits = {"train": sample_ordered(rest, params["train_size"], params["seed"] + 1), "test": test}
+    return mark_duplicates(splits, counts, drop=dedup)
+
+
+def find_inputs(raw: Path, lang: str = "zh") -> dict[str, list[Path]]:
+    """medical_o1_sft_Chinese.json (zh) or medical_o1_sft.json (en) under ``raw/o1``."""
+    name = "medical_o1_sft_Chinese.json" if lang == "zh" else "medical_o1_sft.json"
+    found = sorted(raw.rglob(name))
+    if not found:
+        raise BridgeError(f"no o1 data under {raw}: expected {name}")
+    return {"train": found[:1], "test": found[:1]}

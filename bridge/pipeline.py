@@ -1,0 +1,164 @@
+"""Convert one raw source end to end: read, convert, write both splits atomically, register.
+
+Nothing is written until the whole conversion has succeeded: an error or an interrupt part-way
+leaves the earlier jsonl files, dataset_info.json and the manifest exactly as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bridge import registry
+from bridge.common import BridgeError, Counts, load_prompt
+from bridge.sources import dataset_names, get_source, output_files
+from medft.io import atomic_writer, sha256_file
+
+
+@dataclass
+class Result:
+    """What convert_source did: "written", "unchanged" (no-op) or "dry-run", with counts and files."""
+
+    source: str
+    status: str
+    counts: dict
+    files: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+def source_fingerprint(paths: list[Path]) -> dict:
+    """``{"path", "sha256"}`` of the input; several files (Toyhom CSVs) hash their sorted (name, sha) list."""
+    if len(paths) == 1:
+        return {"path": str(paths[0].resolve()), "sha256": sha256_file(paths[0])}
+    files = [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in sorted(paths)]
+    combined = hashlib.sha256(json.dumps([(Path(f["path"]).name, f["sha256"]) for f in files]).encode()).hexdigest()
+    return {"path": str(Path(files[0]["path"]).parent), "sha256": combined, "files": files}
+
+
+def resolve_params(module, overrides: dict | None) -> dict:
+    """Defaults of the source updated with the user's non-None overrides; unknown keys are an error."""
+    params = dict(module.DEFAULT_PARAMS)
+    for key, value in (overrides or {}).items():
+        if key not in params and key != "encoding":
+            raise BridgeError(f"source {module.NAME} has no parameter {key!r}; known: {sorted(params)}")
+        if value is not None:
+            params[key] = value
+    return params
+
+
+def _fingerprints(inputs: dict[str, list[Path]]) -> dict[str, dict]:
+    # dialog and o1 read one file for both splits: hash it once.
+    by_files: dict[tuple, dict] = {}
+    result = {}
+    for split in ("train", "test"):
+        key = tuple(sorted(str(p) for p in inputs[split]))
+        if key not in by_files:
+            by_files[key] = source_fingerprint([Path(p) for p in inputs[split]])
+        result[split] = by_files[key]
+    return result
+
+
+def _attach(wanted: dict[str, dict], names: dict[str, str], fingerprints: dict[str, dict]) -> None:
+    for split, name in names.items():
+        wanted[name]["source"] = fingerprints[split]
+
+
+def _same_recipe(dataset_dir: Path, manifest: dict, info: dict, wanted: dict[str, dict]) -> bool:
+    """Registered, present, and converted with the same converter version and parameters."""
+    for name, want in wanted.items():
+        have = manifest["datasets"].get(name)
+        if not have or info.get(name) != registry.alpaca_entry(want["file_name"]):
+            return False
+        if not (dataset_dir / want["file_name"]).exists():
+            return False
+        if any(have.get(k) != want[k] for k in ("file_name", "converter", "converter_version", "params")):
+            return False
+    return True
+
+
+def _up_to_date(dataset_dir: Path, manifest: dict, wanted: dict[str, dict]) -> bool:
+    """Same sources (sha256) and the converted files not edited since (sha256)."""
+    for name, want in wanted.items():
+        have = manifest["datasets"][name]
+        if have.get("source", {}).get("sha256") != want["source"]["sha256"]:
+            return False
+        if sha256_file(dataset_dir / want["file_name"]) != have.get("sha256"):
+            return False
+    return True
+
+
+def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | None = None,
+                   inputs: dict[str, list[Path]] | None = None, params: dict | None = None,
+                   prompt_file: str | Path | None = None, dedup: bool = False, force: bool = False,
+                   dry_run: bool = False, progress=None) -> Result:
+    """Convert source ``name`` from ``inputs`` (or the files found under ``raw_dir/name``) and register it.
+
+    Re-running with identical inputs, parameters and prompt is a no-op (status "unchanged").
+    ``progress(done_bytes, total_bytes)`` is called while large inputs (dialog, o1) are streamed.
+    """
+    module = get_source(name)
+    dataset_dir = Path(dataset_dir)
+    explicit_lang = (params or {}).get("lang") is not None
+    params = resolve_params(module, params)
+    if name == "o1" and inputs is not None and not explicit_lang:
+        params["lang"] = module.detect_lang(Path(inputs["train"][0]))  # medical_o1_sft.json is the English file
+    if inputs is None:
+        if raw_dir is None:
+            raise BridgeError("give either the input files or a raw directory")
+        raw = Path(raw_dir) / name
+        inputs = module.find_inputs(raw, params["lang"]) if name == "o1" else module.find_inputs(raw)
+    for paths in inputs.values():
+        for path in paths:
+            if not Path(path).is_file():
+                raise BridgeError(f"input file not found: {path}")
+    default_prompt = module.DEFAULT_PROMPT_EN if name == "o1" and params["lang"] == "en" else module.DEFAULT_PROMPT
+    prompt = load_prompt(default_prompt, module.PROMPT_FIELDS, prompt_file)
+
+    # Fail before any work if dataset_info.json or the manifest is unusable or a name clashes.
+    info, manifest = registry.load_dataset_info(dataset_dir), registry.load_manifest(dataset_dir)
+    files = output_files(name)
+    names = dict(zip(("train", "test"), dataset_names(name), strict=True))
+    entries = {names[s]: registry.alpaca_entry(files[s]) for s in ("train", "test")}
+    registry.check_conflicts(info, manifest, entries, force)
+
+    recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256}
+    wanted = {names[s]: {"file_name": files[s], "converter": name, "converter_version": module.VERSION,
+                         "params": recorded} for s in ("train", "test")}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Hashing a 634 MB source takes about a second: do it beside the conversion (hashlib releases the
+        # GIL), unless the manifest says this could be a no-op, where the hashes decide before any work.
+        hashing = pool.submit(_fingerprints, inputs)
+        if not dry_run and _same_recipe(dataset_dir, manifest, info, wanted):
+            _attach(wanted, names, hashing.result())
+            if _up_to_date(dataset_dir, manifest, wanted):
+                old = manifest["datasets"][names["train"]].get("counts", {})
+                return Result(name, "unchanged", old, {s: str(dataset_dir / files[s]) for s in files})
+        counts = Counts()
+        total = sum(Path(p).stat().st_size for p in inputs["train"])
+        on_bytes = None if progress is None else (lambda done: progress(done, total))
+        try:
+            splits = module.build(inputs, params, prompt, counts, dedup=dedup, progress=on_bytes)
+        except BaseException:
+            hashing.cancel()
+            raise
+        _attach(wanted, names, hashing.result())
+    counts.written = {split: len(records) for split, records in splits.items()}
+    if dry_run:
+        return Result(name, "dry-run", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files})
+
+    with registry.locked(dataset_dir), ExitStack() as stack:
+        # Both splits go to temporary files first; they replace the old outputs only once both are complete.
+        handles = {s: stack.enter_context(atomic_writer(dataset_dir / files[s])) for s in ("train", "test")}
+        for split, handle in handles.items():
+            for record in splits[split]:
+                handle.write(json.dumps(record, ensure_ascii=False))
+                handle.write("\n")
+    for split in ("train", "test"):
+        wanted[names[split]]["sha256"] = sha256_file(dataset_dir / files[split])
+        wanted[names[split]]["counts"] = counts.to_dict()
+    changes = registry.register(dataset_dir, entries, wanted, force=force)
+    return Result(name, "written", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files}, changes)

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+
+from bridge import jsonstream
+from bridge.common import BridgeError
+from bridge.jsonstream import iter_json_array, load_json
+
+
+def test_stream_equals_json_load(samples_dir):
+    path = samples_dir / "dialog" / "data" / "train_0001_of_0001.json"
+    assert list(iter_json_array(path)) == json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_elements_cut_at_every_chunk_boundary(tmp_path, monkeypatch, chunk):
+    # Tiny chunks put the buffer edge inside strings, numbers, literals and multi-byte characters.
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", chunk)
+    data = [{"a": "胃疼，反酸", "n": 12345.5}, 123456789, True, None, "末尾", [1, [2, {"x": "y"}]], -0.25e3]
+    path = tmp_path / "a.json"
+    path.write_text(" \n" + json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    assert list(iter_json_array(path)) == data
+
+
+def test_bom_and_empty_array(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf[ ]")
+    assert list(iter_json_array(path)) == []
+    path.write_bytes(b'\xef\xbb\xbf[{"k": "\xe6\x97\xa0"}]')
+    assert list(iter_json_array(path)) == [{"k": "无"}]
+
+
+def test_malformed_json_names_file_line_and_offset(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('[\n{"a": 1},\n{"a": 2,,}\n]', encoding="utf-8")
+    stream = iter_json_array(path)
+    assert next(stream) == {"a": 1}
+    with pytest.raises(BridgeError, match=r"bad\.json: line 3, character offset 20: malformed JSON"):
+        next(stream)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"a": 1}', "expected a JSON array"),
+    ("", "file is empty"),
+    ('[{"a": 1}', "unexpected end of file"),
+    ('[{"a": 1} {"b": 2}]', "expected ',' or ']'"),
+    ('[{"a": 1}] x', "unexpected data after the JSON array"),
+    ('[{"a": "unterminated}]', "malformed JSON: Unterminated string"),
+])
+def test_structural_errors(tmp_path, text, message):
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BridgeError, match=message):
+        list(iter_json_array(path))
+
+
+def test_load_json_errors_name_position(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('{"a": \n  oops}', encoding="utf-8")
+    with pytest.raises(BridgeError, match=r"d\.json: line 2, column 3: malformed JSON"):
+        load_json(path)
+    path.write_bytes("{\"a\": \"胃疼反酸烧心\"}".encode("gb18030"))
+    with pytest.raises(BridgeError, match="not UTF-8"):
+        load_json(path)
+
+
+def test_progress_reports_bytes(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(list(range(1000))), encoding="utf-8")
+    seen = []
+    list(iter_json_array(path, progress=seen.append))
+    assert seen and seen[-1] == path.stat().st_size

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from bridge import registry
+from bridge.common import BridgeError
+from bridge.userdata import register_file
+
+
+def _jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_register_alpaca_inside_dataset_dir_is_relative(tmp_path):
+    path = _jsonl(tmp_path / "general.jsonl", [{"instruction": "你好", "input": "", "output": "你好！"}] * 3)
+    result = register_file("general_zh", path, tmp_path)
+    assert result["status"] == "added" and result["rows"] == 3
+    info = registry.load_dataset_info(tmp_path)
+    assert info["general_zh"] == {"file_name": "general.jsonl", "formatting": "alpaca",
+                                  "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+    assert registry.load_manifest(tmp_path)["datasets"]["general_zh"]["converter"] == "register"
+    assert register_file("general_zh", path, tmp_path)["status"] == "unchanged"
+
+
+def test_register_sharegpt_both_styles_outside_dir_is_absolute(tmp_path):
+    data = tmp_path / "data"
+    conv = tmp_path / "conv.json"
+    turns = [{"from": "human", "value": "头疼"}, {"from": "gpt", "value": "休息"}]
+    conv.write_text(json.dumps([{"conversations": turns}], ensure_ascii=False), encoding="utf-8")
+    entry = register_file("conv", conv, data)["entry"]
+    assert entry == {"file_name": str(conv.resolve()), "formatting": "sharegpt",
+                     "columns": {"messages": "conversations"}}
+    msgs = _jsonl(tmp_path / "m.jsonl", [{"messages": [{"role": "system", "content": "你是医生"},
+                                                       {"role": "user", "content": "头疼"},
+                                                       {"role": "assistant", "content": "休息"}]}])
+    entry = register_file("msgs", msgs, data)["entry"]
+    assert entry["columns"] == {"messages": "messages"}
+    assert entry["tags"] == {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                             "assistant_tag": "assistant", "system_tag": "system"}
+
+
+def test_invalid_files_report_every_problem(tmp_path):
+    path = _jsonl(tmp_path / "bad.jsonl", [{"instruction": "a", "output": ""}, {"input": 3, "output": "b"}])
+    with pytest.raises(BridgeError) as info:
+        register_file("bad", path, tmp_path)
+    message = info.value.message
+    assert "record 0: 'output' missing or empty" in message
+    assert "record 1: 'instruction' missing or empty" in message and "record 1: 'input' must be a string" in message
+    assert not (tmp_path / "dataset_info.json").exists()
+    conv = _jsonl(tmp_path / "c.jsonl", [{"conversations": [{"from": "gpt", "value": "x"}]}])
+    with pytest.raises(BridgeError, match="turns must alternate human/gpt"):
+        register_file("c", conv, tmp_path)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"instruction": "a", "output": "b"}\n{"instruction": \n', encoding="utf-8")
+    with pytest.raises(BridgeError, match=r"broken.jsonl: line 2, column \d+: malformed JSON"):
+        register_file("b", broken, tmp_path)
+
+
+def test_dry_run_and_force(tmp_path):
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"general": {"file_name": "other.json"}}), encoding="utf-8")
+    path = _jsonl(tmp_path / "g.jsonl", [{"instruction": "a", "input": "", "output": "b"}])
+    with pytest.raises(BridgeError, match="--force"):
+        register_file("general", path, tmp_path)
+    assert register_file("general", path, tmp_path, force=True, dry_run=True)["status"] == "dry-run"
+    assert registry.load_dataset_info(tmp_path)["general"] == {"file_name": "other.json"}
+    assert register_file("general", path, tmp_path, force=True)["status"] == "updated"
+    assert registry.load_dataset_info(tmp_path)["general"]["file_name"] == "g.jsonl"
