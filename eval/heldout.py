@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bridge.common import BridgeError
+from bridge.userdata import read_records
 from eval.scorers import SCORERS
 
 
@@ -55,18 +57,10 @@ def load_records(dataset_dir: Path, dataset: str, limit: int | None = None) -> l
     path = dataset_file(dataset_dir, dataset)
     if not path.exists():
         raise HeldoutError(f"{path} (dataset {dataset!r}) does not exist: convert data first (`make data`)")
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        records = json.loads(text)
-    else:
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise HeldoutError(f"{path}, line {number}: not valid JSON ({exc.msg})") from exc
+    try:
+        records = read_records(path)
+    except BridgeError as exc:
+        raise HeldoutError(str(exc)) from exc
     for number, record in enumerate(records, 1):
         missing = [key for key in ("instruction", "output") if key not in record]
         if missing:

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from tests.datasets import write_dataset_dir
+
 REPORT = {"主诉": "腹泻三天。", "现病史": "患儿腹泻三天，稀水样便。", "辅助检查": "暂缺。",
           "既往史": "不详。", "诊断": "小儿腹泻", "建议": "口服补液盐。"}
 
@@ -10,7 +12,6 @@ REPORT = {"主诉": "腹泻三天。", "现病史": "患儿腹泻三天，稀水
 def heldout_dir(tmp_path):
     """A dataset_dir with small norm / mrg / dialog held-out sets registered."""
     data = tmp_path / "data"
-    data.mkdir()
     sets = {
         "norm": [{"instruction": f"原始词：高血压病{i}级\n该词的标准术语为：", "input": "", "output": "高血压"}
                  for i in range(5)],
@@ -19,11 +20,5 @@ def heldout_dir(tmp_path):
                 for i in range(3)],
         "dialog": [{"instruction": "主题：胃疼\n内容：饭后胃疼", "input": "", "output": "建议做胃镜检查。"}],
     }
-    info = {}
-    for name, records in sets.items():
-        (data / f"{name}_test.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        info[f"med_{name}_test"] = {"file_name": f"{name}_test.jsonl", "formatting": "alpaca",
-                                    "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
-    (data / "dataset_info.json").write_text(json.dumps(info), encoding="utf-8")
-    return data
+    return write_dataset_dir(data, {f"med_{name}_test": (f"{name}_test.jsonl", records)
+                                    for name, records in sets.items()})

@@ -22,7 +22,7 @@ def test_load_records_limit_and_errors(heldout_dir):
     with pytest.raises(HeldoutError, match=r"not registered.*med_mrg_test"):
         load_records(heldout_dir, "med_o1_test")
     (heldout_dir / "norm_test.jsonl").write_text('{"instruction": "x", "output": "y"}\n{broken\n', encoding="utf-8")
-    with pytest.raises(HeldoutError, match=r"norm_test.jsonl, line 2: not valid JSON"):
+    with pytest.raises(HeldoutError, match=r"norm_test.jsonl: line 2, column 2: malformed JSON"):
         load_records(heldout_dir, "med_norm_test")
     (heldout_dir / "norm_test.jsonl").write_text('{"instruction": "x"}\n', encoding="utf-8")
     with pytest.raises(HeldoutError, match=r"record 1: missing \['output'\]"):

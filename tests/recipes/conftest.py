@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from tests.datasets import write_dataset_dir
+
 #: Overrides that make a real CPU run take seconds: two optimiser steps, short sequences, no workers.
 TINY_ARGS = ["max_steps=2", "cutoff_len=128", "preprocessing_num_workers=1", "dataloader_num_workers=0",
              "logging_steps=1", "save_steps=1", "per_device_train_batch_size=2", "gradient_accumulation_steps=1"]
@@ -16,14 +18,7 @@ MRG = [{"instruction": "问诊对话历史：\n患者：宝宝拉肚子三天\n�
 def train_dir(tmp_path_factory):
     """A dataset_dir with med_norm and med_mrg registered, as bridge would leave it."""
     data = tmp_path_factory.mktemp("dataset_info")
-    info = {}
-    for name, records in (("norm", NORM), ("mrg", MRG)):
-        (data / f"{name}_train.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        info[f"med_{name}"] = {"file_name": f"{name}_train.jsonl", "formatting": "alpaca",
-                               "columns": {"prompt": "instruction", "query": "input", "response": "output"}}
-    (data / "dataset_info.json").write_text(json.dumps(info), encoding="utf-8")
-    return data
+    return write_dataset_dir(data, {"med_norm": ("norm_train.jsonl", NORM), "med_mrg": ("mrg_train.jsonl", MRG)})
 
 
 @pytest.fixture

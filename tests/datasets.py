@@ -1,0 +1,20 @@
+"""Writing small registered dataset directories for tests, as bridge would leave them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+
+
+def write_dataset_dir(data: Path, datasets: dict[str, tuple[str, list[dict]]]) -> Path:
+    """Write each ``name: (file_name, records)`` as jsonl and register it in ``data/dataset_info.json``."""
+    data.mkdir(parents=True, exist_ok=True)
+    info = {}
+    for name, (file_name, records) in datasets.items():
+        (data / file_name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                      encoding="utf-8")
+        info[name] = {"file_name": file_name, "formatting": "alpaca", "columns": ALPACA_COLUMNS}
+    (data / "dataset_info.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+    return data
