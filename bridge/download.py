@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.common import BridgeError
+from medft.paths import find_executable
 
 DEFAULT_TIMEOUT = 15
 
@@ -104,7 +105,7 @@ def unpack_zip(archive: Path, target: Path, wanted: tuple[str, ...]) -> None:
 
 
 def _modelscope(remote: Remote, target: Path, timeout: float) -> None:
-    exe = shutil.which("modelscope")
+    exe = find_executable("modelscope")
     if exe is None:
         raise BridgeError("the `modelscope` CLI is not installed (pip install modelscope), "
                           f"or download manually: {remote.manual}")

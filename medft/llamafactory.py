@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-from pathlib import Path
+
+from medft.paths import find_executable
 
 #: Environment every llamafactory-cli child gets unless the user set the variable already.
 #: DISABLE_VERSION_CHECK: medft pins the stack itself. Offline variables: medft never relies on a hub
@@ -20,15 +19,8 @@ CHILD_ENV_DEFAULTS = {
 
 
 def cli_path() -> str:
-    """Return the ``llamafactory-cli`` executable of the running environment.
-
-    The one beside ``sys.executable`` wins over PATH, so a venv's interpreter always drives
-    its own LLaMA-Factory even when the venv is not activated.
-    """
-    beside = Path(sys.executable).with_name("llamafactory-cli")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("llamafactory-cli")
+    """Return the ``llamafactory-cli`` executable of the running environment (see ``find_executable``)."""
+    found = find_executable("llamafactory-cli")
     if not found:
         raise FileNotFoundError(
             "llamafactory-cli not found next to this Python or on PATH; run `make install` first"

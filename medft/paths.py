@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 #: The repository (or working directory) medft runs in; Make targets run from the repo root.
@@ -31,3 +33,13 @@ def runs_dir() -> Path:
 def cache_dir() -> Path:
     """Git-ignored cache: built tiny models and other derived artefacts."""
     return _env_path("MEDFT_CACHE", PROJECT_ROOT / ".cache")
+
+
+def find_executable(name: str) -> str | None:
+    """A console script of the running environment: beside ``sys.executable`` first, then on PATH.
+
+    So a venv's interpreter finds its own tools (llamafactory-cli, modelscope) even when the venv
+    is not activated, as under `make` or `.venv/bin/python -m ...`.
+    """
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name)

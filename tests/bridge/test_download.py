@@ -1,7 +1,5 @@
 import os
-import shutil
 import socket
-import time
 import zipfile
 
 import pytest
@@ -25,19 +23,24 @@ def _closed_port() -> int:
     return 1
 
 
-def test_offline_fails_fast_naming_the_manual_alternative(tmp_path):
-    start = time.monotonic()
+def test_offline_fails_naming_the_manual_alternative(tmp_path):
     with pytest.raises(BridgeError, match=r"cannot download .*offline\? Download manually: the Yidu-N7K zip"):
         download("norm", tmp_path, location=f"http://127.0.0.1:{_closed_port()}/yidu-n7k.zip", timeout=3)
-    assert time.monotonic() - start < 10
     assert not (tmp_path / "norm").exists() and not list(tmp_path.iterdir())
 
 
 def test_modelscope_cli_missing_names_manual_route(tmp_path, monkeypatch):
-    if shutil.which("modelscope"):
-        pytest.skip("the modelscope CLI is installed here")
+    # An environment without the CLI (medft's own venv ships it): the message names the manual route.
+    monkeypatch.setattr("bridge.download.find_executable", lambda name: None)
     with pytest.raises(BridgeError, match=r"`modelscope` CLI is not installed.*modelscope.cn/datasets/Freedom"):
         download("o1", tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_modelscope_offline_fails_with_the_manual_route(tmp_path):
+    # The real CLI from the venv, against a network that reaches no dataset hub.
+    with pytest.raises(BridgeError, match=r"modelscope download .* failed: .*download manually: https://modelscope"):
+        download("o1", tmp_path, timeout=3)
     assert not list(tmp_path.iterdir())
 
 
