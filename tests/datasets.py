@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+from bridge.registry import alpaca_entry
 
 
 def write_dataset_dir(data: Path, datasets: dict[str, tuple[str, list[dict]]]) -> Path:
@@ -15,6 +15,6 @@ def write_dataset_dir(data: Path, datasets: dict[str, tuple[str, list[dict]]]) -
     for name, (file_name, records) in datasets.items():
         (data / file_name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
                                       encoding="utf-8")
-        info[name] = {"file_name": file_name, "formatting": "alpaca", "columns": ALPACA_COLUMNS}
+        info[name] = alpaca_entry(file_name)
     (data / "dataset_info.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
     return data
