@@ -53,6 +53,11 @@ def test_method_leaves_a_complete_run(method, weights, tiny_qwen_path, train_dir
     assert _steps(run_dir) == [1, 2]
     if method == "qlora":
         assert "quantization_bit: 4" in (run_dir / "train.yaml").read_text()
+        # LLaMA-Factory cannot merge into a 4-bit model: export merges into the 16-bit base instead.
+        exported = CliRunner().invoke(recipes, ["export", str(run_dir)])
+        assert exported.exit_code == 0, exported.output[-3000:]
+        assert (run_dir / "merged" / "config.json").exists()
+        assert "quantization_bit" not in (run_dir / "export.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
