@@ -81,11 +81,11 @@ train-full: install ## Full fine-tune; same variables, plus GPUS=N DS=z2|z3|z3_o
 train-freeze: install ## Freeze tuning (last layers only); same variables as train-lora
 	$(PY) -m recipes train freeze $(TRAIN_FLAGS) $(ARGS)
 
-export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=runs/<name>
+export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=<name> (or RUN=runs/<name>)
 	@[ -n "$(RUN)" ] || { echo 'make export: set RUN=runs/<name>'; exit 2; }
 	$(PY) -m recipes export $(RUN)
 
-chat: install ## Chat with a run in the terminal: make chat RUN=runs/<name>
+chat: install ## Chat with a run in the terminal: make chat RUN=<name>
 	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
 	$(PY) -m recipes chat $(RUN)
 

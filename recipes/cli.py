@@ -99,27 +99,27 @@ def render_command(method: str) -> None:
 
 
 @recipes.command("export")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def export_command(run_dir: Path) -> None:
-    """Merge RUN_DIR's LoRA/QLoRA adapter into its base model (RUN_DIR/merged)."""
+@click.argument("run_dir")
+def export_command(run_dir: str) -> None:
+    """Merge RUN_DIR's LoRA/QLoRA adapter into its base model (RUN_DIR/merged); a name under runs/ works too."""
     from recipes.export import export_run
-    from recipes.run import RunDirError
+    from recipes.run import RunDirError, locate
 
     try:
-        model_dir = export_run(run_dir)
+        model_dir = export_run(locate(run_dir))
     except RunDirError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(f"model ready: [bold]{model_dir}[/]")
 
 
 @recipes.command("chat")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def chat_command(run_dir: Path) -> None:
-    """Chat with a run in the terminal (llamafactory-cli chat)."""
+@click.argument("run_dir")
+def chat_command(run_dir: str) -> None:
+    """Chat with a run in the terminal (llamafactory-cli chat); RUN_DIR may be a name under runs/."""
     from recipes.export import chat
-    from recipes.run import RunDirError
+    from recipes.run import RunDirError, locate
 
     try:
-        sys.exit(chat(run_dir))
+        sys.exit(chat(locate(run_dir)))
     except RunDirError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -23,6 +23,18 @@ class RunDirError(RuntimeError):
     """The run directory cannot be used as asked."""
 
 
+def locate(name_or_path: str | Path) -> Path:
+    """A run directory from ``RUN=``: a path (``runs/lora-v1``) or a bare name under runs/ (``lora-v1``)."""
+    from medft.paths import runs_dir
+
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if len(path.parts) == 1 and (runs_dir() / path).is_dir():
+        return runs_dir() / path
+    raise RunDirError(f"no run directory {name_or_path!r} (looked for it as a path and under {runs_dir()})")
+
+
 def default_name(method: str) -> str:
     """``<method>-<YYYYmmdd-HHMMSS>``: unique per second, sorts by time."""
     return f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -76,6 +76,16 @@ def test_export_refuses_a_failed_or_foreign_run(tmp_path):
     assert result.exit_code != 0 and "did not finish training" in result.output
 
 
+def test_export_finds_a_run_by_name(tmp_path, runs):
+    (runs / "full-1").mkdir(parents=True)
+    (runs / "full-1" / "manifest.json").write_text(json.dumps({"status": "success", "method": "full",
+                                                               "base_model": "x"}))
+    result = _invoke("export", "full-1")
+    assert result.exit_code == 0 and "full-1" in result.output
+    missing = _invoke("export", "nope")
+    assert missing.exit_code != 0 and "no run directory 'nope'" in missing.output
+
+
 def test_export_of_a_full_run_is_the_run_itself(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"status": "success", "method": "full",
                                                         "base_model": "x"}))
