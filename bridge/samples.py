@@ -122,8 +122,33 @@ def write_xlsx(path: Path, rows: list[tuple], header=("原始词", "标准词"))
     # Fixed document dates: the sample files stay the same from run to run (and so do their hashes).
     stamp = datetime.datetime(2019, 1, 1)
     workbook.properties.created = workbook.properties.modified = stamp
+    buffer = io.BytesIO()
+    workbook.save(buffer)
     with atomic_writer(path, "wb") as handle:
-        workbook.save(handle)
+        handle.write(_fixed_zip_times(buffer.getvalue(), stamp))
+
+
+def _fixed_zip_times(data: bytes, stamp) -> bytes:
+    """Re-pack an xlsx (a zip) with one fixed timestamp on every entry and in docProps/core.xml.
+
+    openpyxl stamps each zip entry with the wall clock (2-second resolution) and the document with
+    the save time, so two saves of the same workbook differ unless both are pinned.
+    """
+    import re
+    import zipfile
+
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + iso.encode(), content)
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, content)
+    return out.getvalue()
 
 
 PATIENT_TURNS = ["医生你好，{s1}{dur}了，还有点{s2}。", "{age}，之前没有什么病。", "吃过{drug}，效果不明显。",
