@@ -107,7 +107,7 @@ demo: install ## The whole pipeline offline: tiny models + sample data -> conver
 HOST ?= 127.0.0.1
 PORT ?= 7860
 webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOST=0.0.0.0 to expose)
-	$(PY) -m medft.cli webui --host $(HOST) --port $(PORT)
+	$(PY) -m medft.cli webui --host $(HOST) --port $(PORT) --dataset-dir $(DATASET_DIR)
 
 test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -35,13 +35,16 @@ def tiny_models_command(seed: int) -> None:
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the UI runs and saves (default: runs/webui).")
-def webui_command(host: str, port: int, workspace: Path | None) -> None:
+@click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The datasets the UI lists (default: dataset_info/).")
+def webui_command(host: str, port: int, workspace: Path | None, dataset_dir: Path | None) -> None:
     """Open LLaMA-Factory's web UI with medft's registered datasets preselected as its Data dir."""
-    from medft.paths import dataset_dir, runs_dir
+    from medft.paths import dataset_dir as default_dataset_dir
+    from medft.paths import runs_dir
     from medft.webui import WebUIError, launch
 
     try:
-        launch(host, port, workspace or runs_dir() / "webui", dataset_dir())
+        launch(host, port, workspace or runs_dir() / "webui", dataset_dir or default_dataset_dir())
     except WebUIError as exc:
         raise click.ClickException(str(exc)) from exc
 

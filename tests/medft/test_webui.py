@@ -1,5 +1,4 @@
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -45,10 +44,10 @@ def test_running_ui_lists_the_registered_datasets(tmp_path):
         "med_norm_test": {"file_name": "norm_test.jsonl", "columns": {"prompt": "instruction", "response": "output"}},
     }))
     port = _free_port()
-    env = {**os.environ, "MEDFT_DATASET_DIR": str(datasets)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medft.cli", "webui", "--port", str(port), "--workspace", str(tmp_path / "ws")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "medft.cli", "webui", "--port", str(port), "--workspace", str(tmp_path / "ws"),
+         "--dataset-dir", str(datasets)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
