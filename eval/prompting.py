@@ -6,16 +6,15 @@ from functools import lru_cache
 
 
 @lru_cache(maxsize=8)
-def _template(template_name: str, tokenizer_id: int, tokenizer):
+def template_for(tokenizer, template_name: str):
+    """LLaMA-Factory's template object for ``template_name`` (it also fixes the tokenizer's eos/pad).
+
+    Cached per tokenizer object, so every prompt of a run reuses one template.
+    """
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
 
     return get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template_name))
-
-
-def template_for(tokenizer, template_name: str):
-    """LLaMA-Factory's template object for ``template_name`` (it also fixes the tokenizer's eos/pad)."""
-    return _template(template_name, id(tokenizer), tokenizer)
 
 
 def prompt_ids(tokenizer, template_name: str, record: dict, system: str | None = None) -> list[int]:
