@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import machine_info
 from medft.console import console
 from medft.io import atomic_write_json
 
@@ -195,13 +195,6 @@ def measure(task: str, src: Path, out: Path) -> dict:
     return info
 
 
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d")}
-
-
 def main(quick: bool = False) -> dict:
     """Generate the inputs, run every pair side by side, print a table and write bench/results/bridge.json."""
     from rich.table import Table
@@ -250,7 +243,7 @@ def main(quick: bool = False) -> dict:
         table.add_row(r["bench"], r["input"], r["impl"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}")
     table.caption = "  ".join(f"{b}: medft {s['speedup']}x" for b, s in speedups.items())
     console.print(table)
-    result = {"machine": machine(), "quick": quick, "rows": rows, "speedups": speedups}
+    result = {"machine": machine_info(), "quick": quick, "rows": rows, "speedups": speedups}
     atomic_write_json(RESULTS, result)
     console.print(f"saved {RESULTS}")
     return result
