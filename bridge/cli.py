@@ -38,7 +38,10 @@ def _print_result(result) -> None:
             "dry-run": "dry run (nothing written)"}[result.status]
     console.print(f"[bold]{result.source}[/]: {verb}")
     console.print(f"  read {c.get('read', 0)}, written {c.get('written', {})}, skipped: {skipped}, "
-                  f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)})")
+                  f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)}), "
+                  f"leaks removed: {c.get('leaks_removed', 0)}")
+    for warning in c.get("warnings", []):
+        console.print(f"  [yellow]warning[/] {warning}")
     for split, path in result.files.items():
         console.print(f"  {split}: {path}")
     if result.changes:
@@ -54,8 +57,10 @@ def _print_result(result) -> None:
 @click.option("--test-input", "test_inputs", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Held-out split file(s): norm val.xlsx, mrg IMCS-V2_dev.json (required with --input for those).")
-@click.option("--train-size", type=int, default=None, help="Training records to keep (dialog default 5000).")
-@click.option("--test-size", type=int, default=None, help="Held-out records (default 100).")
+@click.option("--train-size", type=click.IntRange(min=1), default=None,
+              help="Training records to keep (dialog/norm default 5000, mrg/o1 all).")
+@click.option("--test-size", type=click.IntRange(min=1), default=None,
+              help="Held-out records (default 100; fewer than asked is a warning, none an error).")
 @click.option("--seed", type=int, default=None, help="Sampling seed (default 42).")
 @click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="UTF-8 text file replacing the default prompt template ({placeholders} as in the default).")
@@ -120,15 +125,24 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_si
 @DATASET_DIR
 @click.option("--formatting", type=click.Choice(["alpaca", "sharegpt"]), default=None,
               help="Default: detected from the first record.")
+@click.option("--test-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A held-out file in the same format: a leak-free copy is registered as NAME_test.")
 @click.option("--force", is_flag=True, help="Replace an entry of this name that points elsewhere.")
 @DRY_RUN
-def register_command(name, file, dataset_dir, formatting, force, dry_run) -> None:
+def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run) -> None:
     """Validate FILE (alpaca or sharegpt .json/.jsonl) and register it as NAME in dataset_info.json."""
     from bridge.userdata import register_file
 
-    result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run)
+    result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run,
+                           test_path=test_file)
     console.print(f"[bold]{name}[/]: {result['status']} ({result['rows']} records, {result['entry']['formatting']})")
-    click.echo(json.dumps({name: result["entry"]}, ensure_ascii=False))
+    entries = {name: result["entry"]}
+    if test_file is not None:
+        test_status = result.get("changes", {}).get(f"{name}_test", result["status"])
+        console.print(f"[bold]{name}_test[/]: {test_status} ({result['test_rows']} records, "
+                      f"leaks removed: {result['leaks_removed']})")
+        entries[f"{name}_test"] = result["test_entry"]
+    click.echo(json.dumps(entries, ensure_ascii=False))
 
 
 @bridge.command("stats")

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from bridge.cli import bridge
@@ -88,3 +89,23 @@ def test_explicit_inputs(tmp_path):
     assert en.exit_code == 0, en.output
     rec = json.loads((tmp_path / "d" / "o1_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert rec["instruction"].startswith("Question: ") and "\n### Answer:\n" in rec["output"]
+
+
+@pytest.mark.parametrize("args", [["--train-size", "-5"], ["--test-size", "-5"], ["--train-size", "0"],
+                                  ["--test-size", "0"]])
+def test_sizes_are_validated_by_click(tmp_path, args):
+    raw = tmp_path / "raw"
+    _run("samples", "--out", raw)
+    result = CliRunner().invoke(bridge, ["convert", "norm", "--raw-dir", str(raw), "--dataset-dir",
+                                         str(tmp_path / "d"), *args])
+    assert result.exit_code == 2 and f"Invalid value for '{args[0]}'" in result.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_summary_names_leaks_and_short_splits(tmp_path):
+    raw = tmp_path / "raw"
+    _run("samples", "--out", raw)
+    result = _run("convert", "o1", "--raw-dir", raw, "--dataset-dir", tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "leaks removed: " in result.output
+    assert "warning" in result.output and "fewer than the 100 asked" in result.output
