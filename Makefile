@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat eval webui demo
+	train-full train-lora train-qlora train-freeze export chat eval webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,9 +67,11 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG)
+# TRUST_REMOTE_CODE=1 lets a model folder's own Python code run (config.json auto_map); off by default.
+TRUST_FLAG = $(if $(filter 1,$(TRUST_REMOTE_CODE)),--trust-remote-code)
 
-train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1]
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1]
 	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
 
 train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
@@ -83,11 +85,11 @@ train-freeze: install ## Freeze tuning (last layers only); same variables as tra
 
 export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=<name> (or RUN=runs/<name>)
 	@[ -n "$(RUN)" ] || { echo 'make export: set RUN=runs/<name>'; exit 2; }
-	$(PY) -m recipes export $(RUN)
+	$(PY) -m recipes export $(RUN) $(TRUST_FLAG)
 
 chat: install ## Chat with a run in the terminal: make chat RUN=<name>
 	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
-	$(PY) -m recipes chat $(RUN)
+	$(PY) -m recipes chat $(RUN) $(TRUST_FLAG)
 
 # eval: MODELS is a space-separated list of LABEL=PATH (model dir, adapter dir or run dir).
 MODELS ?=
@@ -112,6 +114,11 @@ webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOS
 test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+FUZZ_EXAMPLES ?=
+fuzz: install ## Property-based tests only, with many more generated examples (FUZZ_EXAMPLES=N to set how many)
+	HYPOTHESIS_PROFILE=fuzz $(if $(FUZZ_EXAMPLES),MEDFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)) \
+	  $(BIN)/pytest -n 2 -m property $(PYTEST_ARGS)
+
 lint: install ## ruff check (style + imports)
 	$(BIN)/ruff check .
 
@@ -123,7 +130,7 @@ bench: install ## Run the benchmarks under bench/ and print the tables recorded 
 	$(PY) -m bench
 
 clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
-	rm -rf .cache .pytest_cache .ruff_cache runs reports build bench/results
+	rm -rf .cache .pytest_cache .ruff_cache .hypothesis runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
 
@@ -143,6 +150,9 @@ data: install ## Convert every raw source present under raw/ and register it in 
 stats: install ## Token-length statistics of the registered datasets; recommends cutoff_len (MODEL=...)
 	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \
 	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m medft.cli tiny-models 2>/dev/null | head -n 1))"
+
+recover: install ## Finish a conversion that was killed while replacing its files; remove dead runs' temp files
+	$(PY) -m bridge recover --dataset-dir $(DATASET_DIR)
 
 download: install ## Fetch the raw sources into raw/ (ModelScope CLI + openkg zip); fails fast offline
 	$(PY) -m bridge download --raw-dir $(RAW_DIR) $(BRIDGE_ARGS)

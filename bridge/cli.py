@@ -154,9 +154,12 @@ def register_command(name, file, dataset_dir, formatting, test_file, force, dry_
 @DRY_RUN
 def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> None:
     """Token-length statistics per registered dataset; saved to <dataset_dir>/stats.json."""
+    from bridge.registry import recover
     from bridge.stats import compute_stats, save_stats, stats_table
 
     dataset_dir = dataset_dir or default_dataset_dir()
+    if not dry_run:
+        recover(dataset_dir)
     with console.status("tokenizing..."):
         stats = compute_stats(dataset_dir, model, template, cutoff_len, list(names) or None,
                               notes=lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -169,6 +172,20 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
     if not dry_run:
         console.print(f"saved {save_stats(dataset_dir, stats)}")
     click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))
+
+
+@bridge.command("recover")
+@DATASET_DIR
+def recover_command(dataset_dir) -> None:
+    """Finish a conversion that was killed while replacing its files; remove dead runs' temp files.
+
+    Every other writing bridge command does this first; training pre-flight asks for it when needed.
+    """
+    from bridge.registry import recover
+
+    dataset_dir = dataset_dir or default_dataset_dir()
+    finished = recover(dataset_dir)
+    console.print(f"{dataset_dir}: " + ("interrupted conversion finished" if finished else "nothing to recover"))
 
 
 @bridge.command("download")

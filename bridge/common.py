@@ -52,6 +52,20 @@ class Counts:
         }
 
 
+#: Characters json.dumps leaves raw that str.splitlines() (and so many jsonl readers) takes for line ends.
+_LINE_BREAKING = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def jsonl_line(record) -> str:
+    """One jsonl line: compact UTF-8 JSON (not ASCII-escaped) ending in "\\n", with U+0085/U+2028/U+2029
+    escaped so that every reader, even one splitting on Unicode line breaks, sees one record per line."""
+    line = json.dumps(record, ensure_ascii=False)
+    if any(char in line for char in _LINE_BREAKING):
+        for char, escaped in _LINE_BREAKING.items():
+            line = line.replace(char, escaped)
+    return line + "\n"
+
+
 def is_blank(value) -> bool:
     """True for None, NaN, whitespace-only text and the placeholder "无"."""
     if value.__class__ is str:

@@ -79,6 +79,8 @@ def usable(records: Iterable[dict], counts: Counts) -> Iterator[tuple[str | None
             counts.skip("empty_question")
         elif is_blank(answer):
             counts.skip("empty_answer")
+        elif not all(isinstance(v, str) for v in (ask, answer)) or not isinstance(title, str | None):
+            counts.skip("not_text")  # a number or a list where the dialogue's text belongs
         else:
             yield title, ask, answer
 

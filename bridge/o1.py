@@ -76,6 +76,9 @@ def convert(records: Iterable[dict], prompt: Prompt, counts: Counts | None = Non
         if is_blank(raw["Complex_CoT"]):
             counts.skip("empty_cot")
             continue
+        if not all(isinstance(raw[key], str) for key in RECORD_KEYS):
+            counts.skip("not_text")  # a number or a list where the text belongs
+            continue
         yield {"instruction": prompt.render(question=raw["Question"]), "input": "",
                "output": render_output(raw["Complex_CoT"], raw["Response"], form, lang)}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge import registry, splits
-from bridge.common import BridgeError, Counts, load_prompt
+from bridge.common import BridgeError, Counts, jsonl_line, load_prompt
 from bridge.sources import dataset_names, get_source, output_files
 from medft.io import sha256_file, staged_writer
 
@@ -195,7 +195,7 @@ def _stage(dataset_dir: Path, files: dict[str, str], records: dict[str, list[dic
             digest = hashlib.sha256()
             with staged_writer(dataset_dir / files[split], "wb") as (handle, tmp):
                 for record in records[split]:
-                    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+                    line = jsonl_line(record).encode("utf-8")
                     digest.update(line)
                     handle.write(line)
             staged[split], digests[split] = tmp, digest.hexdigest()

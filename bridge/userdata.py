@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bridge import registry
-from bridge.common import BridgeError
+from bridge.common import BridgeError, jsonl_line
 from bridge.jsonstream import load_json
 from bridge.splits import leak_free
 from bridge.textfile import truncated, utf8_problem
@@ -180,7 +180,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     staged = {}
     if held is not None:
         with staged_writer(dataset_dir / test_file, "wb") as (handle, tmp):
-            data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in held.test).encode("utf-8")
+            data = "".join(jsonl_line(r) for r in held.test).encode("utf-8")
             handle.write(data)
         staged[test_file] = tmp
         test_sha = sha256_file(test_path)
