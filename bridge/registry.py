@@ -13,9 +13,10 @@ entries plus a ``pending`` record naming each staged file and its target: that a
 commit point. Only then are the staged files renamed into place, dataset_info.json updated, and
 ``pending`` dropped. A process killed before the commit point leaves the old pair, entries and
 manifest (its staged files are removed later as stale, see :func:`recover`); one killed after it is
-rolled forward by the next :func:`recover`, which every bridge command and the training pre-flight run
-before reading the pair. The manifest is therefore the record readers trust: while it holds
-``pending``, the files on disk may be half replaced.
+rolled forward by the next :func:`recover`, which every writing bridge command runs first (and
+``bridge recover`` alone). The manifest is therefore the record readers trust: while it holds
+``pending`` the files on disk may be half replaced, so readers that do not recover themselves (training
+pre-flight, ``bridge stats``) refuse until it is finished (:func:`pending_names`).
 """
 
 from __future__ import annotations
