@@ -132,8 +132,16 @@ def test_kill_between_the_renames_is_finished_by_the_next_reader(converted, tmp_
     assert registry.pending_names(data) == ["med_dialog", "med_dialog_test"]
     assert sha256_file(data / "dialog_test.jsonl") != registry.load_manifest(data)["datasets"][
         "med_dialog_test"]["sha256"]
+    # Readers that do not finish the commit themselves refuse while it is pending.
+    from bridge.stats import compute_stats
+    from recipes.validate import check_datasets
+
+    with pytest.raises(BridgeError, match="interrupted while replacing its files"):
+        compute_stats(data, "no-model-needed")
+    assert "bridge recover" in check_datasets({"dataset": "med_dialog"}, data)[0]
     # What a reader trusts after the kill: the commit record, finished before anything reads the pair.
     registry.recover(data)
+    assert check_datasets({"dataset": "med_dialog"}, data) == []
     _consistent(data)
     expected = tmp_path / "expected"
     convert_source("dialog", expected, inputs={"train": [source], "test": [source]},
