@@ -170,15 +170,11 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         return Result(name, "dry-run", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files})
 
     staged, digests = _stage(dataset_dir, files, result)
-    try:
-        for split in ("train", "test"):
-            wanted[names[split]]["sha256"] = digests[split]
-            wanted[names[split]]["counts"] = counts.to_dict()
-        changes = registry.commit(dataset_dir, {files[s]: staged[s] for s in staged}, entries, wanted, force=force)
-    except BaseException:
-        for path in staged.values():  # not committed: the staged files would only be stale
-            path.unlink(missing_ok=True)
-        raise
+    for split in ("train", "test"):
+        wanted[names[split]]["sha256"] = digests[split]
+        wanted[names[split]]["counts"] = counts.to_dict()
+    # The commit removes the staged files itself if it fails before its commit point.
+    changes = registry.commit(dataset_dir, {files[s]: staged[s] for s in staged}, entries, wanted, force=force)
     return Result(name, "written", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files}, changes)
 
 

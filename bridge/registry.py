@@ -209,22 +209,40 @@ def commit(dataset_dir: str | Path, staged: dict[str, Path], entries: dict[str, 
     """Move ``staged`` files (target name -> complete temp file in dataset_dir) into place and register
     ``entries`` / ``manifest_entries``, as one commit (see the module docstring).
 
-    Returns name -> "added" | "updated" | "unchanged". Raises BridgeError (writing nothing, staged files
-    left for the caller) if dataset_info.json cannot be read or a name clashes without ``force``.
+    Returns name -> "added" | "updated" | "unchanged". Raises BridgeError (writing nothing) if
+    dataset_info.json cannot be read or a name clashes without ``force``. A commit that fails or is
+    interrupted before its commit point removes the staged files; after it, they belong to the
+    ``pending`` record and the next :func:`recover` moves them into place.
     """
     dataset_dir = Path(dataset_dir)
-    with locked(dataset_dir):
-        _recover_locked(dataset_dir)
-        info = load_dataset_info(dataset_dir)
-        manifest = load_manifest(dataset_dir)
-        check_conflicts(info, manifest, entries, force)
-        replace = sorted(_clashes(info, manifest, entries))  # foreign entries --force replaces outright
-        manifest["datasets"].update(manifest_entries)
-        manifest["datasets"] = dict(sorted(manifest["datasets"].items()))
-        manifest["pending"] = {"renames": {target: Path(tmp).name for target, tmp in staged.items()},
-                               "entries": entries, "replace": replace}
-        atomic_write_json(dataset_dir / MANIFEST_NAME, manifest)  # the commit point
-        return _finish(dataset_dir, manifest)
+    try:
+        with locked(dataset_dir):
+            _recover_locked(dataset_dir)
+            info = load_dataset_info(dataset_dir)
+            manifest = load_manifest(dataset_dir)
+            check_conflicts(info, manifest, entries, force)
+            replace = sorted(_clashes(info, manifest, entries))  # foreign entries --force replaces outright
+            manifest["datasets"].update(manifest_entries)
+            manifest["datasets"] = dict(sorted(manifest["datasets"].items()))
+            manifest["pending"] = {"renames": {target: Path(tmp).name for target, tmp in staged.items()},
+                                   "entries": entries, "replace": replace}
+            atomic_write_json(dataset_dir / MANIFEST_NAME, manifest)  # the commit point
+            return _finish(dataset_dir, manifest)
+    except BaseException:
+        _discard_uncommitted(dataset_dir, staged)
+        raise
+
+
+def _discard_uncommitted(dataset_dir: Path, staged: dict[str, Path]) -> None:
+    # Whatever failed, staged files a pending record names (the commit point was passed) must stay.
+    try:
+        pending = load_manifest(dataset_dir).get("pending") or {}
+        kept = set(pending.get("renames", {}).values()) if isinstance(pending, dict) else set()
+    except BridgeError:
+        kept = {Path(tmp).name for tmp in staged.values()}  # cannot tell: leave them to recover()
+    for tmp in staged.values():
+        if Path(tmp).name not in kept:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def register(dataset_dir: str | Path, entries: dict[str, dict], manifest_entries: dict[str, dict],

@@ -190,10 +190,5 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
             "converter_version": 1, "params": {"formatting": formatting},
             "counts": {"read": len(test_records), "written": {"test": len(held.test)},
                        "leaks_removed": held.removed}}
-    try:
-        changes = registry.commit(dataset_dir, staged, entries, manifest_entries, force=force)
-    except BaseException:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        raise
+    changes = registry.commit(dataset_dir, staged, entries, manifest_entries, force=force)
     return {**out, "status": changes[name], "changes": changes}

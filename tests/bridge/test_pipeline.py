@@ -177,3 +177,23 @@ def test_only_dead_medft_temp_files_are_cleaned(converted):
         path.write_text("x", encoding="utf-8")
     convert_source("dialog", data, inputs=inputs, params={"train_size": 31, "test_size": 5})
     assert not dead.exists() and alive.exists() and foreign.exists()
+
+
+def test_interrupt_after_the_commit_point_keeps_the_staged_file_for_recovery(converted, tmp_path, monkeypatch):
+    data, _ = converted
+    source = tmp_path / "new.json"
+    source.write_text(json.dumps(_dialogs(60, start=100), ensure_ascii=False), encoding="utf-8")
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        if str(dst).endswith("dialog_train.jsonl"):
+            raise KeyboardInterrupt  # Ctrl-C between the two renames
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        convert_source("dialog", data, inputs={"train": [source], "test": [source]}, params={"train_size": 40})
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert registry.pending_names(data) == ["med_dialog", "med_dialog_test"]
+    assert registry.recover(data)
+    _consistent(data)
