@@ -170,7 +170,7 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         return Result(name, "dry-run", counts.to_dict(), {s: str(dataset_dir / files[s]) for s in files})
 
     staged, digests = _stage(dataset_dir, files, result)
-    for split in ("train", "test"):
+    for split in files:
         wanted[names[split]]["sha256"] = digests[split]
         wanted[names[split]]["counts"] = counts.to_dict()
     # The commit removes the staged files itself if it fails before its commit point.
@@ -187,7 +187,7 @@ def _stage(dataset_dir: Path, files: dict[str, str], records: dict[str, list[dic
     staged: dict[str, Path] = {}
     digests: dict[str, str] = {}
     try:
-        for split in ("train", "test"):
+        for split in files:
             digest = hashlib.sha256()
             with staged_writer(dataset_dir / files[split], "wb") as (handle, tmp):
                 for record in records[split]:

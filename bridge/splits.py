@@ -110,43 +110,47 @@ def leak_free(train: list[dict], test: list[dict], target: int, pool: list[dict]
 
 def apply_rules(module, built: dict[str, list], params: dict, counts: Counts, names: dict[str, str],
                 inputs: dict[str, list]) -> dict[str, list[dict]]:
-    """The leak rule, then the size rule, on what ``module.build`` returned; returns ``{"train", "test"}``.
+    """The leak rule, then the size rule, on what ``module.build`` returned; returns the splits to write.
 
-    Raises BridgeError (nothing has been written yet) for an empty split; records a warning in ``counts``
-    for a held-out split shorter than ``params["test_size"]``.
+    The rules concern the ``train`` / ``test`` pair; other splits a source returns (an exam's ``dev``) pass
+    through unchanged, and a source without a training split gets only the held-out checks. Raises
+    BridgeError (nothing has been written yet) for an empty split; records a warning in ``counts`` for a
+    held-out split shorter than ``params["test_size"]``.
     """
-    pool = built.get("pool") or []
-    asked_for = len(built["test"])  # what the source aimed for (it may cap test_size, e.g. at 20 % of a file)
+    result = {split: records for split, records in built.items() if split != "pool"}
     same_file = getattr(module, "SAME_FILE_SPLIT", False)
-    result = leak_free(built["train"], built["test"], asked_for, pool,
-                       borrow_seed=params.get("seed", 0) if same_file else None)
-    counts.leaks_removed += result.removed
-    train, test = result.train, result.test
-    files = ", ".join(sorted({str(p) for split in ("train", "test") for p in inputs[split]}))
-    if not train:
+    asked_for = len(result.get("test", []))  # what the source aimed for (it may cap test_size, e.g. at 20 %)
+    leaks = LeakFree(result.get("train", []), result.get("test", []), 0, 0)
+    if "train" in result and "test" in result:
+        leaks = leak_free(result["train"], result["test"], asked_for, built.get("pool") or [],
+                          borrow_seed=params.get("seed", 0) if same_file else None)
+        result["train"], result["test"] = leaks.train, leaks.test
+        counts.leaks_removed += leaks.removed
+    files = ", ".join(sorted({str(p) for paths in inputs.values() for p in paths}))
+    if "train" in result and not result["train"]:
         raise BridgeError(
             f"{module.NAME}: no usable training records in {files} (read {counts.read}, skipped "
             f"{dict(sorted(counts.skipped.items())) or 'none'}); nothing was written"
         )
-    if not test:
-        if result.removed:
-            why = f"all {result.removed} candidate(s) share their prompt with a training record or each other"
+    if "test" in result and not result["test"]:
+        if leaks.removed:
+            why = f"all {leaks.removed} candidate(s) share their prompt with a training record or each other"
         elif same_file:
-            why = (f"only {len(train)} usable record(s): the held-out split takes at most "
+            why = (f"only {len(result.get('train', []))} usable record(s): the held-out split takes at most "
                    f"{int(MAX_TEST_SHARE * 100)} % of them")
         else:
-            why = f"no usable record in {', '.join(str(p) for p in inputs['test'])}"
-        raise BridgeError(f"{module.NAME}: the held-out split {names['test']} would be empty ({why}); "
+            why = f"no usable record in {', '.join(str(p) for p in inputs.get('test', []))}"
+        raise BridgeError(f"{module.NAME}: the held-out split {names.get('test', 'test')} would be empty ({why}); "
                           "nothing was written")
     wanted = params.get("test_size")
-    if isinstance(wanted, int) and len(test) < wanted:
+    if "test" in result and isinstance(wanted, int) and len(result["test"]) < wanted:
         reasons = []
         if asked_for < wanted:
             reasons.append(f"the input offers {asked_for}" if not same_file else
                            f"at most {int(MAX_TEST_SHARE * 100)} % of the usable records are held out")
-        if result.removed:
-            reasons.append(f"{result.removed} leaked record(s) removed and the unused pool could refill "
-                           f"{result.refilled}")
-        counts.warnings.append(f"{names['test']} has {len(test)} records, fewer than the {wanted} asked ("
-                               + "; ".join(reasons or ["not enough usable records"]) + ")")
-    return {"train": train, "test": test}
+        if leaks.removed:
+            reasons.append(f"{leaks.removed} leaked record(s) removed and the unused pool could refill "
+                           f"{leaks.refilled}")
+        counts.warnings.append(f"{names.get('test', 'test')} has {len(result['test'])} records, fewer than the "
+                               f"{wanted} asked (" + "; ".join(reasons or ["not enough usable records"]) + ")")
+    return result

@@ -4,7 +4,6 @@ import json
 import unicodedata
 
 import pytest
-from bridge.splits import leak_free, prompt_key
 from click.testing import CliRunner
 
 from bridge import registry
@@ -12,6 +11,7 @@ from bridge.cli import bridge
 from bridge.common import BridgeError
 from bridge.pipeline import convert_source
 from bridge.samples import write_xlsx
+from bridge.splits import leak_free, prompt_key
 from bridge.userdata import register_file
 
 
@@ -181,3 +181,24 @@ def test_user_sharegpt_test_split(tmp_path):
 @pytest.mark.parametrize("source", ["dialog", "norm", "mrg", "o1"])
 def test_sample_conversions_are_leak_free(source, converted_dir):
     _assert_leak_free(converted_dir, f"{source}_train.jsonl", f"{source}_test.jsonl")
+
+
+def test_rules_apply_to_any_source_returning_train_and_test():
+    """A new source (e.g. an exam with a dev split) gets the rules by returning its splits; others pass through."""
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    def rec(p):
+        return {"instruction": p, "input": "", "output": "A"}
+
+    exam = SimpleNamespace(NAME="exam")
+    names = {"train": "med_exam", "test": "med_exam_test", "dev": "med_exam_dev"}
+    counts = Counts()
+    built = {"train": [rec("q1"), rec("q2")], "test": [rec("q1"), rec("q3")], "dev": [rec("q1")], "pool": [rec("q4")]}
+    out = apply_rules(exam, built, {"test_size": 2, "seed": 0}, counts, names, {"test": []})
+    assert out == {"train": [rec("q1"), rec("q2")], "test": [rec("q3"), rec("q4")], "dev": [rec("q1")]}
+    assert counts.leaks_removed == 1 and not counts.warnings
+    only_held_out = apply_rules(exam, {"test": [rec("q1")], "dev": []}, {"test_size": None}, Counts(), names, {})
+    assert only_held_out == {"test": [rec("q1")], "dev": []}
