@@ -178,11 +178,16 @@ def read_manifest(run_dir: Path) -> dict:
     """The manifest of a run directory, with a clear error when it is not one."""
     path = run_dir / "manifest.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise RunDirError(f"{run_dir} is not a medft run directory (no manifest.json)") from exc
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path} is not valid JSON: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path} is not valid UTF-8 JSON: {exc}") from exc
+    except OSError as exc:
+        raise RunDirError(f"cannot read {path}: {exc.strerror}") from exc
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path} is not a medft run manifest (a JSON {type(data).__name__}, not an object)")
+    return data
 
 
 def now() -> str:

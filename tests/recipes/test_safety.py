@@ -151,3 +151,15 @@ def test_unreadable_dataset_info_is_one_finding(kind, tiny_qwen_path, tmp_path, 
                                           "--dataset-dir", str(data), "--dry-run"])
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert "dataset_info.json" in result.output
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", "{\"method\": \"全量\"}".encode("gbk"), None])
+def test_unreadable_run_manifest_is_one_clean_error(content, tmp_path):
+    if content is None:
+        (tmp_path / "manifest.json").mkdir()
+    else:
+        (tmp_path / "manifest.json").write_bytes(content)
+    for command in ("export", "chat"):
+        result = CliRunner().invoke(recipes, [command, str(tmp_path)])
+        assert result.exit_code == 1 and "manifest.json" in result.output, result.output
+        assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
