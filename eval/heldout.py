@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bridge.common import BridgeError
@@ -38,19 +37,19 @@ def dataset_name(dataset: str) -> str:
 
 def dataset_file(dataset_dir: Path, dataset: str) -> Path:
     """The file registered for ``dataset`` in ``<dataset_dir>/dataset_info.json``."""
+    from bridge.registry import load_dataset_info, pending_names
+
     info_path = dataset_dir / "dataset_info.json"
+    if not info_path.exists():
+        raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)")
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)") from exc
-    except IsADirectoryError as exc:
-        raise HeldoutError(f"{info_path} is a directory; expected LLaMA-Factory's dataset_info.json file") from exc
-    except UnicodeDecodeError as exc:
-        raise HeldoutError(f"{info_path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise HeldoutError(f"{info_path} is not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
-    if not isinstance(info, dict):
-        raise HeldoutError(f"{info_path}: expected a JSON object of dataset entries")
+        info = load_dataset_info(dataset_dir)  # bridge's reader: GBK, a directory, not an object -> one line
+        half = pending_names(dataset_dir)
+    except BridgeError as exc:
+        raise HeldoutError(exc.message) from exc
+    if dataset in half:
+        raise HeldoutError(f"{dataset_dir}: the conversion of {dataset!r} was interrupted while replacing its "
+                           "files; run `python -m bridge recover` to finish it, then evaluate")
     if dataset not in info:
         raise HeldoutError(f"dataset {dataset!r} is not registered in {info_path}; registered: {sorted(info)}")
     if not isinstance(info[dataset], dict) or not isinstance(info[dataset].get("file_name"), str):

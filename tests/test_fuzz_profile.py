@@ -22,8 +22,8 @@ def test_make_fuzz_selects_the_property_tests_with_the_fuzz_profile():
     assert "HYPOTHESIS_PROFILE=fuzz" in line and "MEDFT_FUZZ_EXAMPLES=77" in line and "-m property" in line
 
 
-def test_every_bridge_property_test_is_marked():
-    for path in (ROOT / "tests" / "bridge").glob("test_*.py"):
+def test_every_property_test_is_marked():
+    for path in (ROOT / "tests").rglob("test_*.py"):
         text = path.read_text(encoding="utf-8")
         if "@given(" in text:
             assert "pytestmark = pytest.mark.property" in text or "@pytest.mark.property" in text, path.name
