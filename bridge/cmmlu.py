@@ -32,7 +32,7 @@ SPLITS = ("test", "dev")
 COLUMNS = ("Question", "A", "B", "C", "D", "Answer")
 
 STEM, HUM, SOC, OTHER, CHINA = "STEM", "Humanities", "Social Science", "Other", "China specific"
-#: subject -> (Chinese name, CMMLU categories), from the CMMLU paper's subject table.
+#: subject -> (Chinese name, CMMLU categories), as CMMLU's own src/categories.py assigns them.
 SUBJECTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "agronomy": ("农学", (OTHER,)), "anatomy": ("解剖学", (STEM,)), "ancient_chinese": ("古汉语", (SOC, CHINA)),
     "arts": ("艺术学", (HUM,)), "astronomy": ("天文学", (STEM,)), "business_ethics": ("商业伦理", (SOC,)),

@@ -34,7 +34,8 @@ def clean_options(raw: Mapping, where: str) -> dict[str, str]:
         raise BridgeError(f"{where}: 'option' must be an object of letter -> text, found {type(raw).__name__}")
     options = {}
     for key, value in raw.items():
-        letter = _FULL_WIDTH.get(str(key).strip(), str(key).strip()).upper()
+        letter = str(key).strip().upper()
+        letter = _FULL_WIDTH.get(letter, letter)
         if len(letter) != 1 or letter not in LETTERS:
             raise BridgeError(f"{where}: option key {key!r} is not a letter A-{LETTERS[-1]}")
         text = option_text(value)

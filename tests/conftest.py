@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests stay quick in the default run; HYPOTHESIS_PROFILE=thorough searches harder.
+settings.register_profile("medft", max_examples=60, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "medft"))
 
 # Tests never reach a hub; set before transformers is imported anywhere.
 for _key, _value in {
