@@ -47,7 +47,8 @@ def test_errors_are_one_clean_message(tmp_path):
     assert "Error: " in result.output and "is not valid JSON" in result.output and "Traceback" not in result.output
     assert (data / "dataset_info.json").read_text(encoding="utf-8") == "{broken"
     unknown = _run("convert", "nrom", "--raw-dir", raw)
-    assert unknown.exit_code == 1 and "unknown source 'nrom'; known sources: dialog, norm, mrg, o1, cmb," in unknown.output
+    assert unknown.exit_code == 1
+    assert "unknown source 'nrom'; known sources: dialog, norm, mrg, o1, cmb," in unknown.output
     empty = _run("convert", "--raw-dir", tmp_path / "nothing", "--dataset-dir", data)
     assert empty.exit_code == 1 and "no raw sources under" in empty.output
 

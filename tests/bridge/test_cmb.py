@@ -129,7 +129,8 @@ def test_wrong_file_for_the_source_is_named(tmp_path):
 
 def test_cli_with_explicit_files(samples_dir, tmp_path):
     exam = samples_dir / "cmb" / "CMB" / "CMB-Exam"
-    args = ["convert", "cmb", "--dataset-dir", str(tmp_path), "--input", str(exam / "CMB-train" / "CMB-train-merge.json"),
+    args = ["convert", "cmb", "--dataset-dir", str(tmp_path),
+            "--input", str(exam / "CMB-train" / "CMB-train-merge.json"),
             "--test-input", str(exam / "CMB-test" / "CMB-test-choice-question-merge.json"),
             "--test-input", str(samples_dir / "cmb" / "CMB-test-choice-answer.json")]
     missing = CliRunner().invoke(bridge, args)

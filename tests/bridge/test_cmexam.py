@@ -17,8 +17,8 @@ ROW = {"Question": "下列哪项不是胃溃疡的并发症", "Options": "A 出�
 
 def test_convert_one_row():
     (record,) = cmexam.convert([("test.csv: record 1", ROW)], PROMPT)
-    assert record["instruction"] == ("以下是中国医师资格考试的一道单项选择题，请直接给出正确答案的选项。\n下列哪项不是胃溃疡的并发症\n"
-                                     "A. 出血\nB. 穿孔\nC. 幽门梗阻\nD. 癌变\nE. 贫血")
+    assert record["instruction"] == ("以下是中国医师资格考试的一道单项选择题，请直接给出正确答案的选项。\n"
+                                     "下列哪项不是胃溃疡的并发症\nA. 出血\nB. 穿孔\nC. 幽门梗阻\nD. 癌变\nE. 贫血")
     assert record["output"] == "E" and record["options"]["C"] == "幽门梗阻"
     assert (record["category"], record["subject"]) == ("临床医学", "内科")
     assert record["annotations"] == {"disease_group": "消化系统疾病", "competency": "医学基础知识",
@@ -62,10 +62,10 @@ def test_malformed_files_name_file_and_record(raw, tmp_path):
     with pytest.raises(BridgeError, match=rf"{test_file}: missing column\(s\) \['Options'\]; expected CMExam's header"):
         convert_source("cmexam", tmp_path / "out", raw_dir=raw)
     lines = original.split("\n")
-    test_file.write_text("\n".join([lines[0], "只有题目,没有选项"] + lines[1:]), encoding="utf-8")
+    test_file.write_text("\n".join([lines[0], "只有题目,没有选项", *lines[1:]]), encoding="utf-8")
     with pytest.raises(BridgeError, match=rf"{test_file}: record 1 \(line 2\): 2 cells, the header has 9"):
         convert_source("cmexam", tmp_path / "out", raw_dir=raw)
-    test_file.write_text("\n".join([lines[0], '题目,"甲\n乙",A,解析,,,,,'] + lines[1:]), encoding="utf-8")
+    test_file.write_text("\n".join([lines[0], '题目,"甲\n乙",A,解析,,,,,', *lines[1:]]), encoding="utf-8")
     with pytest.raises(BridgeError, match=rf"{test_file}: record 1 \(line 3\): Options cell starts with '甲'"):
         convert_source("cmexam", tmp_path / "out", raw_dir=raw)
     test_file.write_bytes(original.encode("utf-16"))

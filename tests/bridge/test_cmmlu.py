@@ -72,9 +72,9 @@ def test_malformed_files_name_file_and_record(raw, tmp_path):
     with pytest.raises(BridgeError, match=rf"{path}: missing column\(s\) \['Answer'\]; expected CMMLU's header"):
         convert_source("cmmlu", tmp_path, raw_dir=raw)
     lines = original.splitlines(keepends=True)
-    path.write_text("".join(lines[:3] + ["2,只有题目,甲,乙\n"] + lines[3:]), encoding="utf-8")
+    path.write_text("".join([*lines[:3], "2,只有题目,甲,乙\n", *lines[3:]]), encoding="utf-8")
     with pytest.raises(BridgeError, match=rf"{path}: record 3 \(line 4\): 4 cells, the header has 7"):
         convert_source("cmmlu", tmp_path, raw_dir=raw)
-    path.write_text("".join(lines[:2] + ['1,"没有结束的引号,甲,乙,丙,丁,A\n']), encoding="utf-8")
+    path.write_text("".join([*lines[:2], '1,"没有结束的引号,甲,乙,丙,丁,A\n']), encoding="utf-8")
     with pytest.raises(BridgeError, match=rf"{path}"):
         convert_source("cmmlu", tmp_path, raw_dir=raw)
