@@ -54,3 +54,34 @@ def test_new_settings_give_new_keys(tiny_qwen_path, heldout_dir, tmp_path):
     generate(spec, records, out, "qwen", GenerationSettings(max_new_tokens=6))
     assert len(read_predictions(out)) == 2
     assert all(json.loads(line)["model"] == "base" for line in out.read_text().splitlines())
+
+
+def test_pending_prompts_are_batched_by_length_and_returned_in_record_order(tiny_qwen_path, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = [{"instruction": "短", "output": ""}, {"instruction": "很长的问题" * 40, "output": ""},
+               {"instruction": "中等长度的问题" * 5, "output": ""}, {"instruction": "很长的问题" * 39, "output": ""}]
+    out = tmp_path / "p.jsonl"
+    predictions = generate(spec, records, out, "qwen", SETTINGS, batch_size=2)
+    written = [json.loads(line)["index"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert written == [1, 3, 2, 0], "longest first, so the two long prompts share a batch"
+    assert predictions == generate(spec, records, tmp_path / "one.jsonl", "qwen", SETTINGS, batch_size=1)
+
+
+def test_foreign_and_broken_cache_lines_are_skipped(tiny_qwen_path, heldout_dir, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = load_records(heldout_dir, "med_norm_test")
+    out = tmp_path / "p.jsonl"
+    first = generate(spec, records, out, "qwen", SETTINGS)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    foreign = ["[1, 2]", '{"index": 49}', '{"key": 3, "prediction": "x"}', '"text"', "[" * 5000,
+               '{"key": "k", "prediction": null}']
+    out.write_bytes(("\n".join(lines[:2] + foreign + lines[2:]) + "\n").encode() + b"\xff\xfe broken\n")
+    assert len(read_predictions(out)) == 5
+    calls = []
+    assert generate(spec, records, out, "qwen", SETTINGS, on_batch=calls.append) == first and calls == []
+
+
+def test_bad_batch_size_fails_before_loading_anything(tmp_path):
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        generate(ModelSpec("base", str(tmp_path / "no-model")), [{"instruction": "x", "output": ""}],
+                 tmp_path / "p.jsonl", "qwen", SETTINGS, batch_size=0)
