@@ -112,8 +112,14 @@ def letter_logprobs(model, prompts: list[list[int]], letters: list[list[str]], t
     attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
     # Positions start at 0 on each prompt's first real token, as for the prompt alone (generate() does the same).
     positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
+    inputs = {"input_ids": input_ids, "attention_mask": attention, "position_ids": positions}
     with torch.no_grad():
-        logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions).logits[:, -1, :]
+        try:
+            # Only the last position's logits: a 150k-token vocabulary over every position of a batch would
+            # take gigabytes for nothing.
+            logits = model(**inputs, logits_to_keep=1).logits[:, -1, :]
+        except TypeError:  # an architecture without logits_to_keep
+            logits = model(**inputs).logits[:, -1, :]
     logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
     return [{letter: float(logprobs[row, token_ids[letter]]) for letter in row_letters}
             for row, row_letters in enumerate(letters)]
