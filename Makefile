@@ -95,6 +95,7 @@ EVAL_DATASETS ?= med_norm_test med_mrg_test
 OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
+BOOTSTRAP ?=
 # Exams (bridge sources cmb, cmexam, cmmlu): a bare exam name in EVAL_DATASETS or EXAMS means med_<exam>_test.
 EXAM_NAMES := cmb cmexam cmmlu
 EXAMS ?= $(EXAM_NAMES)
@@ -106,13 +107,13 @@ eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=run
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(EXAM_FLAGS)
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
 
 exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
-	  $(if $(LIMIT),--limit $(LIMIT)) $(EXAM_FLAGS)
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from medft.console import console
+from medft.console import console, print_wide
 from medft.paths import dataset_dir as default_dataset_dir
 
 DEFAULT_DATASETS = ("med_norm_test", "med_mrg_test")
@@ -89,7 +89,7 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
         console.print(f"predictions in {out_dir / 'predictions'}")
         return
     for table in tables(results):
-        console.print(table)
+        print_wide(table)
     console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
 
 
@@ -105,7 +105,7 @@ def report_command(out_dir: Path) -> None:
     except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
         raise click.ClickException(f"{out_dir}/report.json is missing or unreadable: {exc}") from exc
     for table in tables(results):
-        console.print(table)
+        print_wide(table)
 
 
 @eval_group.command("bertscore")

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from eval.models import ModelSpec
@@ -76,16 +77,25 @@ def read_predictions(path: Path) -> dict[str, dict]:
 
 
 def load_model(spec: ModelSpec, device: str):
-    """Load the model (with the adapter applied, if any) for generation, in eval mode."""
+    """The model (with the adapter applied, if any) for generation, in eval mode.
+
+    The last one loaded is kept, so evaluating one model on several datasets loads it once; the
+    weights' fingerprint is part of the cache key, so retrained weights are loaded afresh.
+    """
+    return _load_model(spec.model, spec.adapter, device, spec.fingerprint())
+
+
+@lru_cache(maxsize=1)
+def _load_model(model_path: str, adapter: str | None, device: str, _fingerprint: str):
     import torch
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "auto"
-    model = AutoModelForCausalLM.from_pretrained(spec.model, dtype=dtype).to(device)
-    if spec.adapter:
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, spec.adapter)
+        model = PeftModel.from_pretrained(model, adapter)
     return model.eval()
 
 

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from eval.heldout import load_records
@@ -85,3 +87,26 @@ def test_bad_batch_size_fails_before_loading_anything(tmp_path):
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         generate(ModelSpec("base", str(tmp_path / "no-model")), [{"instruction": "x", "output": ""}],
                  tmp_path / "p.jsonl", "qwen", SETTINGS, batch_size=0)
+
+
+_LINE = st.one_of(
+    st.binary(max_size=60),
+    st.text(max_size=60).map(str.encode),
+    st.builds(lambda k, p: json.dumps({"key": k, "index": 0, "prediction": p}).encode(), st.text(max_size=8),
+              st.text(max_size=20)),
+    st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                 max_leaves=10).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@given(st.lists(_LINE, max_size=12), st.booleans())
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cache_reading_survives_any_bytes(tmp_path_factory, lines, torn):
+    path = tmp_path_factory.mktemp("cache") / "p.jsonl"
+    data = b"\n".join(lines) + (b"" if torn else b"\n")
+    path.write_bytes(data)
+    done = read_predictions(path)
+    assert all(isinstance(k, str) and isinstance(v["prediction"], str) for k, v in done.items())
+    valid = sum(1 for line in lines if line.startswith(b'{"key"'))
+    assert len(done) <= valid

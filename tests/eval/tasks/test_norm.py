@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eval.bootstrap import point_estimate
 from eval.tasks.base import columns_of
@@ -32,3 +34,11 @@ def test_empty_predictions_score_zero_not_nan():
 def test_prediction_cleaning():
     assert clean_prediction("\n  肺恶性肿瘤。 \n其他") == "肺恶性肿瘤"
     assert clean_prediction("   ") == ""
+
+
+@given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=40)), min_size=1, max_size=20))
+def test_any_answers_score_inside_zero_one(pairs):
+    predictions = [p for p, _ in pairs]
+    records = [{"output": g} for _, g in pairs]
+    summary = point_estimate(columns_of(score(predictions, records)), TASK.summarise)
+    assert all(0.0 <= value <= 1.0 for value in summary.values()), summary
