@@ -91,7 +91,9 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
     for table in tables(results):
         print_wide(table)
     console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
-    if (out_dir / "categories.md").exists():
+    from eval.breakdown import broken_down
+
+    if broken_down(results):
         console.print(f"exams by category: {out_dir}/categories.md, {out_dir}/categories_<dataset>.png")
 
 
