@@ -59,7 +59,7 @@ def _print_result(result) -> None:
 @click.option("--dev-input", "dev_inputs", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Exams: few-shot pool file(s): CMB-val-merge.json, CMExam val.csv, CMMLU dev/*.csv.")
 @click.option("--train-size", type=int, default=None, help="Training records to keep (dialog default 5000).")
-@click.option("--test-size", type=int, default=None, help="Held-out records (default 100).")
+@click.option("--test-size", type=int, default=None, help="Held-out records (default 100; exams: the whole test set).")
 @click.option("--seed", type=int, default=None, help="Sampling seed (default 42).")
 @click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="UTF-8 text file replacing the default prompt template ({placeholders} as in the default).")
