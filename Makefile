@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat eval webui demo fuzz recover
+	train-full train-lora train-qlora train-freeze export chat eval exams webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -98,11 +98,24 @@ OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
 BOOTSTRAP ?=
+# Exams (bridge sources cmb, cmexam, cmmlu): a bare exam name in EVAL_DATASETS or EXAMS means med_<exam>_test.
+EXAM_NAMES := cmb cmexam cmmlu
+EXAMS ?= $(EXAM_NAMES)
+SHOTS ?=
+MODE ?=
+exam_set = $(if $(filter $(EXAM_NAMES),$(1)),med_$(1)_test,$(1))
+EXAM_FLAGS = $(if $(SHOTS),--shots $(SHOTS)) $(if $(MODE),--mode $(MODE))
 eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
-	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
+	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP))
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
+	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
+	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
+	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval
@@ -159,5 +172,5 @@ recover: install ## Finish a conversion that was killed while replacing its file
 download: install ## Fetch the raw sources into raw/ (ModelScope CLI + openkg zip); fails fast offline
 	$(PY) -m bridge download --raw-dir $(RAW_DIR) $(BRIDGE_ARGS)
 
-samples: install ## Write small realistic raw files for all four sources into raw/ (offline demo data)
+samples: install ## Write small realistic raw files for every source (exams included) into raw/ (offline demo data)
 	$(PY) -m bridge samples --out $(RAW_DIR)

@@ -66,7 +66,7 @@ def _fingerprints(inputs: dict[str, list[Path]]) -> dict[str, dict]:
     # dialog and o1 read one file for both splits: hash it once.
     by_files: dict[tuple, dict] = {}
     result = {}
-    for split in ("train", "test"):
+    for split in inputs:
         key = tuple(sorted(str(p) for p in inputs[split]))
         if key not in by_files:
             by_files[key] = source_fingerprint([Path(p) for p in inputs[split]])
@@ -139,13 +139,13 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
     # Fail before any work if dataset_info.json or the manifest is unusable or a name clashes.
     info, manifest = registry.load_dataset_info(dataset_dir), registry.load_manifest(dataset_dir)
     files = output_files(name)
-    names = dict(zip(("train", "test"), dataset_names(name), strict=True))
-    entries = {names[s]: registry.alpaca_entry(files[s]) for s in ("train", "test")}
+    names = dataset_names(name)
+    entries = {names[s]: registry.alpaca_entry(files[s]) for s in files}
     registry.check_conflicts(info, manifest, entries, force)
 
     recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256}
     wanted = {names[s]: {"file_name": files[s], "converter": name, "converter_version": module.VERSION,
-                         "params": recorded} for s in ("train", "test")}
+                         "params": recorded} for s in files}
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Hashing a 634 MB source takes about a second: do it beside the conversion (hashlib releases the
         # GIL), unless the manifest says this could be a no-op, where the hashes decide before any work.
@@ -153,10 +153,10 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         if not dry_run and _same_recipe(dataset_dir, manifest, info, wanted):
             _attach(wanted, names, hashing.result())
             if _up_to_date(dataset_dir, manifest, wanted):
-                old = manifest["datasets"][names["train"]].get("counts", {})
+                old = manifest["datasets"][names[next(iter(files))]].get("counts", {})
                 return Result(name, "unchanged", old, {s: str(dataset_dir / files[s]) for s in files})
         counts = Counts()
-        total = sum(Path(p).stat().st_size for p in inputs["train"])
+        total = sum(Path(p).stat().st_size for p in inputs[next(iter(files))])
         on_bytes = None if progress is None else (lambda done: progress(done, total))
         try:
             built = module.build(inputs, params, prompt, counts, dedup=dedup, progress=on_bytes)

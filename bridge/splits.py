@@ -11,6 +11,12 @@ file (``SAME_FILE_SPLIT`` in the source module: dialog, o1) and the pool runs dr
 occurs exactly once in training move from training to the held-out side (seeded order) — training
 then never keeps a twin of a held-out prompt.
 
+**Benchmarks keep their held-out set as published.** A source whose module sets
+``HELDOUT_AS_PUBLISHED`` (the exams: CMB, CMExam, CMMLU) is scored against numbers other people report
+on the very same questions, so its held-out split is never changed — duplicates included. The leak
+rule then works on the other side: training records whose prompt is in the held-out set are dropped
+(counted as ``leaks_removed``).
+
 **Size rule.** A conversion with no training record, or with an empty held-out split, is an error and
 writes nothing; a held-out split shorter than ``test_size`` is a warning in the summary and the manifest.
 
@@ -121,7 +127,13 @@ def apply_rules(module, built: dict[str, list], params: dict, counts: Counts, na
     same_file = getattr(module, "SAME_FILE_SPLIT", False)
     asked_for = len(result.get("test", []))  # what the source aimed for (it may cap test_size, e.g. at 20 %)
     leaks = LeakFree(result.get("train", []), result.get("test", []), 0, 0)
-    if "train" in result and "test" in result:
+    if "train" in result and "test" in result and getattr(module, "HELDOUT_AS_PUBLISHED", False):
+        held_out = {prompt_key(r) for r in result["test"]}
+        kept = [r for r in result["train"] if prompt_key(r) not in held_out]
+        leaks = LeakFree(kept, result["test"], len(result["train"]) - len(kept), 0)
+        result["train"] = kept
+        counts.leaks_removed += leaks.removed
+    elif "train" in result and "test" in result:
         leaks = leak_free(result["train"], result["test"], asked_for, built.get("pool") or [],
                           borrow_seed=params.get("seed", 0) if same_file else None)
         result["train"], result["test"] = leaks.train, leaks.test

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bridge.common import BridgeError
 from bridge.userdata import read_records
-from eval.tasks import TASKS
+from eval.tasks import ALIASES, TASKS
 
 
 class HeldoutError(ValueError):
@@ -14,8 +14,8 @@ class HeldoutError(ValueError):
 
 
 def task_of(dataset: str) -> str:
-    """The task of a dataset: ``med_norm_test`` → ``norm`` (the first known task word in the name),
-    or the explicit suffix of ``my_terms:norm``."""
+    """The task of a dataset: ``med_norm_test`` → ``norm`` (the first known task word in the name; an exam
+    name such as ``med_cmb_test`` → ``mcq``), or the explicit suffix of ``my_terms:norm``."""
     name, _, explicit = dataset.partition(":")
     if explicit:
         if explicit not in TASKS:
@@ -24,6 +24,8 @@ def task_of(dataset: str) -> str:
     for part in name.replace("-", "_").split("_"):
         if part in TASKS:
             return part
+        if part in ALIASES:
+            return ALIASES[part]
     raise HeldoutError(
         f"cannot tell the task of dataset {dataset!r} from its name: write it as {name}:TASK with TASK one of "
         f"{sorted(TASKS)}"

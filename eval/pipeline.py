@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eval import fewshot, loglik
 from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
 from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
@@ -52,6 +53,8 @@ def evaluate(
     predict_only: bool = False,
     bootstrap: int = DEFAULT_RESAMPLES,
     ci_level: float = DEFAULT_LEVEL,
+    mode: str = "generate",
+    shots: int = 0,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
 
@@ -60,10 +63,14 @@ def evaluate(
     Predictions are reused across calls (see ``eval.predict``), so rerunning after an
     interruption, or adding a model, only generates what is missing. ``bootstrap`` resamples (0: none)
     give each metric a ``ci_level`` interval and each model's Δ to the first model a paired one.
+    Exam sets (task ``mcq``) take ``shots`` examples from their dev pool (``eval.fewshot``) and are
+    answered by generation or, with ``mode="loglik"``, by the most likely option letter (``eval.loglik``).
     """
     settings = settings or GenerationSettings(max_new_tokens=0)
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
-    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device)
+    loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
+              for name, (task, records) in loaded.items()}
+    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode)
     if predict_only:
         return {}
     results: Results = {spec.label: {} for spec in models}
@@ -84,12 +91,14 @@ def evaluate(
         "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
         "generation": dict(settings.__dict__),
         "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
+        "mcq": {"mode": mode, "shots": shots},
     }
     write_reports(results, out_dir, meta)
     return results
 
 
-def _predict_all(models, loaded, out_dir, template, settings, batch_size, device) -> dict[str, dict[str, list[str]]]:
+def _predict_all(models, loaded, out_dir, template, settings, batch_size, device,
+                 mode: str = "generate") -> dict[str, dict[str, list[str]]]:
     predictions: dict[str, dict[str, list[str]]] = {spec.label: {} for spec in models}
     total = sum(len(records) for _, records in loaded.values()) * len(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -101,7 +110,8 @@ def _predict_all(models, loaded, out_dir, template, settings, batch_size, device
                 task_settings = settings if settings.max_new_tokens else replace(
                     settings, max_new_tokens=get_task(task).max_new_tokens)
                 before = progress.tasks[0].completed
-                predictions[spec.label][dataset] = generate(
+                predict = loglik.choose if mode == loglik.MODE and task == "mcq" else generate
+                predictions[spec.label][dataset] = predict(
                     spec, records, predictions_path(out_dir, spec.label, dataset),
                     template or spec.template or DEFAULT_TEMPLATE, task_settings,
                     batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),

@@ -19,12 +19,12 @@ def test_samples_convert_register_stats(tmp_path, tiny_qwen_path):
     assert dry.exit_code == 0, dry.output
     assert not data.exists()
     plans = [json.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
-    assert [p["source"] for p in plans] == ["dialog", "norm", "mrg", "o1"]
+    assert [p["source"] for p in plans] == ["dialog", "norm", "mrg", "o1", "cmb", "cmexam", "cmmlu"]
     first = _run("convert", "--raw-dir", raw, "--dataset-dir", data)
     assert first.exit_code == 0, first.output
     assert "med_dialog added" in first.output
     again = _run("convert", "--raw-dir", raw, "--dataset-dir", data)
-    assert again.output.count("up to date (inputs unchanged, nothing written)") == 4
+    assert again.output.count("up to date (inputs unchanged, nothing written)") == 7
     own = tmp_path / "general.jsonl"
     own.write_text(json.dumps({"instruction": "你好", "input": "", "output": "你好！"}, ensure_ascii=False) + "\n",
                    encoding="utf-8")
@@ -48,7 +48,8 @@ def test_errors_are_one_clean_message(tmp_path):
     assert "Error: " in result.output and "is not valid JSON" in result.output and "Traceback" not in result.output
     assert (data / "dataset_info.json").read_text(encoding="utf-8") == "{broken"
     unknown = _run("convert", "nrom", "--raw-dir", raw)
-    assert unknown.exit_code == 1 and "unknown source 'nrom'; known sources: dialog, norm, mrg, o1" in unknown.output
+    assert unknown.exit_code == 1
+    assert "unknown source 'nrom'; known sources: dialog, norm, mrg, o1, cmb," in unknown.output
     empty = _run("convert", "--raw-dir", tmp_path / "nothing", "--dataset-dir", data)
     assert empty.exit_code == 1 and "no raw sources under" in empty.output
 

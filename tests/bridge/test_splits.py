@@ -202,3 +202,22 @@ def test_rules_apply_to_any_source_returning_train_and_test():
     assert counts.leaks_removed == 1 and not counts.warnings
     only_held_out = apply_rules(exam, {"test": [rec("q1")], "dev": []}, {"test_size": None}, Counts(), names, {})
     assert only_held_out == {"test": [rec("q1")], "dev": []}
+
+
+def test_a_benchmark_keeps_its_held_out_set_as_published():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    def rec(q):
+        return {"instruction": q, "input": "", "output": "A"}
+
+    module = SimpleNamespace(NAME="exam", HELDOUT_AS_PUBLISHED=True)
+    built = {"train": [rec("q1"), rec("q 2"), rec("q3")], "test": [rec("q2"), rec("q2"), rec("q4")],
+             "dev": [rec("q5")]}
+    counts = Counts()
+    result = apply_rules(module, built, {"test_size": None}, counts, {"test": "exam_test"}, {})
+    assert result["test"] == built["test"], "duplicates and all: the benchmark's own questions"
+    assert result["train"] == [rec("q1"), rec("q3")] and counts.leaks_removed == 1
+    assert result["dev"] == built["dev"]
