@@ -51,6 +51,9 @@ def run_demo(demo_dir: Path, seed: int = 0) -> Path:
     qwen, bert = tiny_qwen(seed=seed), tiny_bert(seed=seed)
     console.print(f"causal LM: {qwen}\nBERTScore model: {bert}")
     env = {**os.environ, "MEDFT_RUNS_DIR": str(runs), "MEDFT_DATASET_DIR": str(data)}
+    # The tiny models gain nothing from more threads, and OpenMP threads competing with any other load on
+    # the machine slow tiny-model generation ~30x (15 vs 500 ms per step measured on 2 busy cores).
+    env.setdefault("OMP_NUM_THREADS", "1")
     _run("raw samples in the published formats", [python, "-m", "bridge", "samples", "--out", str(raw),
                                                   "--seed", str(seed)], env)
     _run("convert + register", [python, "-m", "bridge", "convert", "--raw-dir", str(raw), "--dataset-dir", str(data)],
