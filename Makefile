@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat eval webui demo
+	train-full train-lora train-qlora train-freeze export chat serve eval judge webui demo
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -88,6 +88,17 @@ export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export R
 chat: install ## Chat with a run in the terminal: make chat RUN=<name>
 	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
 	$(PY) -m recipes chat $(RUN)
+
+# serve: RUN=<name> (or MODEL=dir) behind an OpenAI-compatible API. HOST/PORT default to 127.0.0.1:8000 here
+# (PORT's file default belongs to webui); TEMPLATE is passed only when given, so a run keeps its own.
+given = $(filter-out undefined default file,$(origin $(1)))
+BACKEND ?= huggingface
+SERVED_NAME ?=
+serve: install ## Serve a run on an OpenAI-compatible API: make serve RUN=<name> [MODEL=dir] [PORT=8000 BACKEND=vllm]
+	@[ -n "$(RUN)$(MODEL)" ] || { echo 'make serve: set RUN=<name> (or MODEL=/path/to/model)'; exit 2; }
+	$(PY) -m recipes serve "$(if $(RUN),$(RUN),$(MODEL))" --host $(HOST) \
+	  --port $(if $(call given,PORT),$(PORT),8000) --backend $(BACKEND) $(if $(SERVED_NAME),--name $(SERVED_NAME)) \
+	  $(if $(call given,TEMPLATE),--template $(TEMPLATE)) $(if $(filter 1,$(DRY_RUN)),--dry-run) $(ARGS)
 
 # eval: MODELS is a space-separated list of LABEL=PATH (model dir, adapter dir or run dir).
 MODELS ?=

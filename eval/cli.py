@@ -35,7 +35,8 @@ def _specs(models: tuple[str, ...]):
 
 @eval_group.command("run")
 @click.option("--model", "models", multiple=True, required=True, metavar="LABEL=PATH",
-              help="Model to evaluate (repeatable): a model dir, an adapter dir or a run dir (runs/<name>).")
+              help="Model to evaluate (repeatable): a model dir, an adapter dir, a run dir (runs/<name>) or a "
+                   "server URL http://host:port/v1[#served-name].")
 @click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
               help="Registered held-out dataset, NAME or NAME:TASK (norm, mrg, dialog, o1); repeatable.")
 @click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -50,14 +51,17 @@ def _specs(models: tuple[str, ...]):
 @click.option("--max-new-tokens", type=int, default=0, help="Generation budget [default: per task].")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
 def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
-                max_new_tokens, seed, predict_only) -> None:
+                max_new_tokens, seed, predict_only, concurrency) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
     from eval.heldout import HeldoutError
     from eval.models import ModelSpecError
     from eval.pipeline import evaluate
     from eval.predict import GenerationSettings
+    from eval.remote import RemoteError
     from eval.report import tables
 
     try:
@@ -65,8 +69,9 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             _specs(models), list(datasets), dataset_dir or default_dataset_dir(), out_dir, template=template,
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
+            concurrency=concurrency,
         )
-    except (HeldoutError, ModelSpecError, BertScoreModelError) as exc:
+    except (HeldoutError, ModelSpecError, BertScoreModelError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc
     if predict_only:
         console.print(f"predictions in {out_dir / 'predictions'}")

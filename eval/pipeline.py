@@ -36,32 +36,42 @@ def evaluate(
     settings: GenerationSettings | None = None,
     device: str | None = None,
     predict_only: bool = False,
+    concurrency: int = 8,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-example scores and the reports.
 
     ``template`` overrides the one each run directory recorded (default ``qwen``).
     ``settings.max_new_tokens`` of 0 (the default) means "per task" (``DEFAULT_MAX_NEW_TOKENS``).
     Predictions are reused across calls (see ``eval.predict``), so rerunning after an
-    interruption, or adding a model, only generates what is missing.
+    interruption, or adding a model, only generates what is missing. A model with an ``endpoint`` is
+    predicted through its server with ``concurrency`` requests in flight (``eval.remote``).
     """
+    from eval import remote
+
     settings = settings or GenerationSettings(max_new_tokens=0)
+    models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
     results: Results = {spec.label: {} for spec in models}
     total = sum(len(records) for _, records in loaded.values()) * len(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         bar = progress.add_task("predicting", total=total)
+
+        def advance(n: int) -> None:
+            progress.advance(bar, n)
+
         for spec in models:
             for dataset, (task, records) in loaded.items():
                 progress.update(bar, description=f"{spec.label} · {dataset}")
                 task_settings = settings if settings.max_new_tokens else replace(
                     settings, max_new_tokens=DEFAULT_MAX_NEW_TOKENS[task])
                 before = progress.tasks[0].completed
-                predictions = generate(
-                    spec, records, predictions_path(out_dir, spec.label, dataset),
-                    template or spec.template or DEFAULT_TEMPLATE, task_settings,
-                    batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
-                )
+                path = predictions_path(out_dir, spec.label, dataset)
+                if spec.endpoint:
+                    predictions = remote.generate(spec, records, path, task_settings, concurrency, on_batch=advance)
+                else:
+                    predictions = generate(spec, records, path, template or spec.template or DEFAULT_TEMPLATE,
+                                           task_settings, batch_size=batch_size, device=device, on_batch=advance)
                 progress.update(bar, completed=before + len(records))
                 if predict_only:
                     continue
@@ -75,7 +85,10 @@ def evaluate(
     if not predict_only:
         meta = {
             "models": {s.label: {"model": s.model, "adapter": s.adapter,
-                                 "template": template or s.template or DEFAULT_TEMPLATE} for s in models},
+                                 "template": template or s.template or DEFAULT_TEMPLATE,
+                                 **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
+                       for s in models},
+            "dataset_dir": str(dataset_dir),
             "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
             "generation": {k: v for k, v in settings.__dict__.items()},
         }
