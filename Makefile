@@ -106,10 +106,12 @@ EVAL_DATASETS ?= med_norm_test med_mrg_test
 OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
+BOOTSTRAP ?=
 eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
-	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT))
+	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP))
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

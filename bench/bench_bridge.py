@@ -10,8 +10,9 @@
   ``tokenizer(text)`` call per record for the max length. medft: ``compute_stats`` (LLaMA-Factory template,
   batched fast tokenization, percentiles).
 
-Every measurement runs in its own subprocess; its peak RSS is that child's ``ru_maxrss`` (from ``os.wait4``),
-so one run's memory never hides another's. Times cover the work only (imports excluded on both sides).
+Every measurement runs in its own subprocess, which reports its own peak RSS (``VmHWM``, see
+``bench.common.peak_rss_mb``), so one run's memory never hides another's. Times cover the work only
+(imports excluded on both sides).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine_info
+from bench.common import machine_info, peak_rss_mb
 from medft.console import console
 from medft.io import atomic_write_json
 
@@ -176,21 +177,18 @@ def _child(task: str, src: str, out: str) -> None:
         importlib.import_module(module)
     start = time.perf_counter()
     info = WORKERS[task](src, out)
-    print(json.dumps({"seconds": time.perf_counter() - start, **info}, ensure_ascii=False))
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), **info}, ensure_ascii=False))
 
 
 def measure(task: str, src: Path, out: Path) -> dict:
     """Run ``task`` in a fresh interpreter; return its work time, peak RSS (MB) and what it reports."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", "--child", task, str(src), str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    stdout, stderr = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-m", "bench.bench_bridge", "--child", task, str(src), str(out)],
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"{task} failed:\n{stderr[-3000:]}")
-    info = json.loads(stdout.strip().splitlines()[-1])
-    info["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+        raise RuntimeError(f"{task} failed:\n{proc.stderr[-3000:]}")
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
     info["seconds"] = round(info["seconds"], 2)
     return info
 

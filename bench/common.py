@@ -30,6 +30,23 @@ def machine_line() -> str:
     return f"{info['cpu']}, {info['nproc']} cores, {info['date']}"
 
 
+def peak_rss_mb() -> float | None:
+    """This process's own peak resident set (``VmHWM`` in /proc/self/status), in MB.
+
+    Why not ``os.wait4``'s ``ru_maxrss`` of a child: Linux folds the forking parent's high-water mark
+    into the child's (the pre-exec address space counts), so a parent holding 1.2 GB makes a child that
+    really peaks at 11 MB report 1.2 GB. Each benchmark child reports its own VmHWM instead.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)  # kB
+    except OSError:
+        pass
+    return None
+
+
 def save_results(name: str, payload: dict) -> Path:
     """Write ``bench/results/<name>.json`` (git-ignored); BENCHMARKS.md records the figures by hand."""
     path = RESULTS_DIR / f"{name}.json"

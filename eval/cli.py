@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from medft.console import console
+from medft.console import console, print_wide
 from medft.paths import dataset_dir as default_dataset_dir
 
 DEFAULT_DATASETS = ("med_norm_test", "med_mrg_test")
@@ -46,21 +46,28 @@ def _specs(models: tuple[str, ...]):
 @click.option("--template", default=None,
               help="LLaMA-Factory template used in training [default: the run's own, else qwen].")
 @click.option("--bert-model", default=None, help="Local BERT for BERTScore (e.g. a bert-base-chinese dir).")
-@click.option("--limit", type=int, default=None, help="Score only the first N records of each set.")
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--max-new-tokens", type=int, default=0, help="Generation budget [default: per task].")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Score only the first N records of each set [default: all].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Prompts generated together (sorted by length, so batches pad little).")
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=0,
+              help="Generation budget [default: per task].")
+@click.option("--seed", type=int, default=42, show_default=True, help="Generation and bootstrap seed.")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Paired-bootstrap resamples for the CIs of every metric and Δ; 0 turns CIs off.")
+@click.option("--ci-level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Confidence level of the intervals.")
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
               help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
 def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
-                max_new_tokens, seed, predict_only, concurrency) -> None:
+                max_new_tokens, seed, bootstrap, ci_level, predict_only, concurrency) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
     from eval.heldout import HeldoutError
     from eval.models import ModelSpecError
     from eval.pipeline import evaluate
-    from eval.predict import GenerationSettings
+    from eval.predict import GenerationSettings, PredictionCacheError
     from eval.remote import RemoteError
     from eval.report import tables
 
@@ -69,15 +76,15 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             _specs(models), list(datasets), dataset_dir or default_dataset_dir(), out_dir, template=template,
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
-            concurrency=concurrency,
+            bootstrap=bootstrap, ci_level=ci_level, concurrency=concurrency,
         )
-    except (HeldoutError, ModelSpecError, BertScoreModelError, RemoteError) as exc:
+    except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc
     if predict_only:
         console.print(f"predictions in {out_dir / 'predictions'}")
         return
     for table in tables(results):
-        console.print(table)
+        print_wide(table)
     console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
 
 
@@ -93,7 +100,7 @@ def report_command(out_dir: Path) -> None:
     except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
         raise click.ClickException(f"{out_dir}/report.json is missing or unreadable: {exc}") from exc
     for table in tables(results):
-        console.print(table)
+        print_wide(table)
 
 
 @eval_group.command("bertscore")

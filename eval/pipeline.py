@@ -1,4 +1,8 @@
-"""predict → score → report for several models on several held-out sets."""
+"""predict → score → report for several models on several held-out sets.
+
+Stage 1 generates (or reuses) every model's predictions, stage 2 scores each record, stage 3 turns
+the per-record columns of all models into metrics with paired-bootstrap CIs and writes the reports.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,30 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
 from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
-from eval.predict import DEFAULT_MAX_NEW_TOKENS, GenerationSettings, generate
+from eval.predict import GenerationSettings, generate
 from eval.report import Results, write_reports
-from eval.score import score_task
+from eval.score import score_records
+from eval.tasks import get_task
+from eval.tasks.base import Columns, columns_of
 from medft.console import console
 from medft.io import atomic_write_jsonl
 
 DEFAULT_TEMPLATE = "qwen"
+#: Digits kept in reports: enough for any comparison, few enough that reruns are byte-identical.
+DIGITS = 6
 
 
 def predictions_path(out_dir: Path, label: str, dataset: str) -> Path:
     """Where stage 1 appends the predictions of one model on one dataset."""
     return out_dir / "predictions" / label / f"{dataset}.jsonl"
+
+
+def scores_path(out_dir: Path, label: str, dataset: str) -> Path:
+    """Where stage 2 writes the per-record scores of one model on one dataset."""
+    return out_dir / "scores" / label / f"{dataset}.jsonl"
 
 
 def evaluate(
@@ -36,64 +50,105 @@ def evaluate(
     settings: GenerationSettings | None = None,
     device: str | None = None,
     predict_only: bool = False,
+    bootstrap: int = DEFAULT_RESAMPLES,
+    ci_level: float = DEFAULT_LEVEL,
     concurrency: int = 8,
 ) -> Results:
-    """Run every model on every dataset; write predictions, per-example scores and the reports.
+    """Run every model on every dataset; write predictions, per-record scores and the reports.
 
     ``template`` overrides the one each run directory recorded (default ``qwen``).
-    ``settings.max_new_tokens`` of 0 (the default) means "per task" (``DEFAULT_MAX_NEW_TOKENS``).
+    ``settings.max_new_tokens`` of 0 (the default) means "per task" (``Task.max_new_tokens``).
     Predictions are reused across calls (see ``eval.predict``), so rerunning after an
-    interruption, or adding a model, only generates what is missing. A model with an ``endpoint`` is
-    predicted through its server with ``concurrency`` requests in flight (``eval.remote``).
+    interruption, or adding a model, only generates what is missing. ``bootstrap`` resamples (0: none)
+    give each metric a ``ci_level`` interval and each model's Δ to the first model a paired one.
+    A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight.
     """
     from eval import remote
 
     settings = settings or GenerationSettings(max_new_tokens=0)
     models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
+    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, concurrency)
+    if predict_only:
+        return {}
     results: Results = {spec.label: {} for spec in models}
+    for dataset, (task, records) in loaded.items():
+        per_model: dict[str, Columns] = {}
+        for spec in models:
+            per_model[spec.label] = score_records(task, predictions[spec.label][dataset], records, bert_model)
+            _write_scores(scores_path(out_dir, spec.label, dataset), predictions[spec.label][dataset], records,
+                          per_model[spec.label])
+        summary = summarise_with_ci({label: columns_of(cols) for label, cols in per_model.items()},
+                                    get_task(task).summarise, resamples=bootstrap, seed=settings.seed,
+                                    level=ci_level)
+        for label, metrics in summary.items():
+            results[label][dataset] = _result_entry(task, len(records), metrics)
+    meta = {
+        "models": {s.label: {"model": s.model, "adapter": s.adapter,
+                             "template": template or s.template or DEFAULT_TEMPLATE,
+                             **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
+                   for s in models},
+        "dataset_dir": str(dataset_dir), "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
+        "generation": dict(settings.__dict__),
+        "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
+    }
+    write_reports(results, out_dir, meta)
+    return results
+
+
+def _predict_all(models, loaded, out_dir, template, settings, batch_size, device,
+                 concurrency=8) -> dict[str, dict[str, list[str]]]:
+    from eval import remote
+
+    predictions: dict[str, dict[str, list[str]]] = {spec.label: {} for spec in models}
     total = sum(len(records) for _, records in loaded.values()) * len(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         bar = progress.add_task("predicting", total=total)
-
-        def advance(n: int) -> None:
-            progress.advance(bar, n)
-
         for spec in models:
             for dataset, (task, records) in loaded.items():
                 progress.update(bar, description=f"{spec.label} · {dataset}")
                 task_settings = settings if settings.max_new_tokens else replace(
-                    settings, max_new_tokens=DEFAULT_MAX_NEW_TOKENS[task])
+                    settings, max_new_tokens=get_task(task).max_new_tokens)
                 before = progress.tasks[0].completed
                 path = predictions_path(out_dir, spec.label, dataset)
                 if spec.endpoint:
-                    predictions = remote.generate(spec, records, path, task_settings, concurrency, on_batch=advance)
+                    predictions[spec.label][dataset] = remote.generate(
+                        spec, records, path, task_settings, concurrency, on_batch=lambda n: progress.advance(bar, n))
                 else:
-                    predictions = generate(spec, records, path, template or spec.template or DEFAULT_TEMPLATE,
-                                           task_settings, batch_size=batch_size, device=device, on_batch=advance)
+                    predictions[spec.label][dataset] = generate(
+                        spec, records, path, template or spec.template or DEFAULT_TEMPLATE, task_settings,
+                        batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
+                    )
                 progress.update(bar, completed=before + len(records))
-                if predict_only:
-                    continue
-                per_example, summary = score_task(task, predictions, records, bert_model)
-                atomic_write_jsonl(
-                    out_dir / "scores" / spec.label / f"{dataset}.jsonl",
-                    ({"index": i, "prediction": p, "reference": r["output"], **m}
-                     for i, (p, r, m) in enumerate(zip(predictions, records, per_example, strict=True))),
-                )
-                results[spec.label][dataset] = {"task": task, "n": len(records), "metrics": summary}
-    if not predict_only:
-        meta = {
-            "models": {s.label: {"model": s.model, "adapter": s.adapter,
-                                 "template": template or s.template or DEFAULT_TEMPLATE,
-                                 **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
-                       for s in models},
-            "dataset_dir": str(dataset_dir),
-            "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
-            "generation": {k: v for k, v in settings.__dict__.items()},
-        }
-        write_reports(results, out_dir, meta)
-    return results
+    return predictions
+
+
+def _write_scores(path: Path, predictions: list[str], records: list[dict], columns: Columns) -> None:
+    atomic_write_jsonl(path, ({"index": i, "prediction": p, "reference": r["output"],
+                               **{k: round(v, DIGITS) for k, v in c.items()}}
+                              for i, (p, r, c) in enumerate(zip(predictions, records, columns, strict=True))))
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, DIGITS)
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def _result_entry(task: str, n: int, metrics: dict[str, dict]) -> dict:
+    """``{"task", "n", "metrics": {m: value}, "ci": {m: [lo, hi]}, "delta": {m: {value, ci, significant}}}``."""
+    entry = {"task": task, "n": n,
+             "metrics": {m: _round(e["value"]) for m, e in metrics.items()},
+             "ci": {m: _round(e["ci"]) for m, e in metrics.items()}}
+    deltas = {m: _round(e["delta"]) for m, e in metrics.items() if "delta" in e}
+    if deltas:
+        entry["delta"] = deltas
+    return entry
 
 
 def load_results(out_dir: Path) -> Results:

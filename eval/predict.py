@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from eval.models import ModelSpec
@@ -19,8 +20,10 @@ from medft.console import get_logger
 
 log = get_logger("eval.predict")
 
-#: Generation budget per task: a normalised term is short, a six-section report or a CoT is long.
-DEFAULT_MAX_NEW_TOKENS = {"norm": 64, "mrg": 512, "dialog": 384, "o1": 1024}
+
+
+class PredictionCacheError(ValueError):
+    """The predictions file cannot be read or appended to."""
 
 
 @dataclass(frozen=True)
@@ -41,31 +44,58 @@ def prediction_key(spec: ModelSpec, template: str, prompt: Sequence[int], settin
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
+def _entry(line: bytes) -> dict | None:
+    """One cache line as an entry, or None for anything that is not one (torn, foreign, not UTF-8)."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) \
+            or not isinstance(entry.get("prediction"), str):
+        return None
+    return entry
+
+
 def read_predictions(path: Path) -> dict[str, dict]:
-    """Predictions already on disk, by key. A torn last line (interrupted append) is ignored."""
+    """Predictions already on disk, by key.
+
+    Lines that are not entries — a torn last line from an interrupted append, a line some other tool
+    wrote, valid JSON of another shape — are skipped: their records are simply predicted again.
+    """
     done: dict[str, dict] = {}
-    if not path.exists():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        done[entry["key"]] = entry
+    except IsADirectoryError as exc:
+        raise PredictionCacheError(f"{path} is a directory; expected the predictions file (jsonl)") from exc
+    for line in data.splitlines():
+        entry = _entry(line)
+        if entry is not None:
+            done[entry["key"]] = entry
     return done
 
 
 def load_model(spec: ModelSpec, device: str):
-    """Load the model (with the adapter applied, if any) for generation, in eval mode."""
+    """The model (with the adapter applied, if any) for generation, in eval mode.
+
+    The last one loaded is kept, so evaluating one model on several datasets loads it once; the
+    weights' fingerprint is part of the cache key, so retrained weights are loaded afresh.
+    """
+    return _load_model(spec.model, spec.adapter, device, spec.fingerprint())
+
+
+@lru_cache(maxsize=1)
+def _load_model(model_path: str, adapter: str | None, device: str, _fingerprint: str):
     import torch
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "auto"
-    model = AutoModelForCausalLM.from_pretrained(spec.model, dtype=dtype).to(device)
-    if spec.adapter:
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, spec.adapter)
+        model = PeftModel.from_pretrained(model, adapter)
     return model.eval()
 
 
@@ -94,7 +124,14 @@ def generate(
     device: str | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Predict every record not yet in ``out_path``; return all predictions in record order."""
+    """Predict every record not yet in ``out_path``; return all predictions in record order.
+
+    Pending prompts are generated longest first in batches of similar length (a batch is padded to
+    its longest prompt, so one outlier would otherwise pad every row beside it); the file records each
+    prediction's record index and the result is returned in record order.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -102,7 +139,7 @@ def generate(
     prompts = [prompt_ids(tokenizer, template, record) for record in records]
     keys = [prediction_key(spec, template, prompt, settings) for prompt in prompts]
     done = read_predictions(out_path)
-    todo = [i for i, key in enumerate(keys) if key not in done]
+    todo = sorted((i for i, key in enumerate(keys) if key not in done), key=lambda i: (-len(prompts[i]), i))
     if todo:
         log.info("%s: %d to predict, %d already in %s", spec.label, len(todo), len(keys) - len(todo), out_path)
         model = load_model(spec, device)

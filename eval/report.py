@@ -1,4 +1,10 @@
-"""Stage 3 of eval: rich tables and saved reports (json, csv, md, png) from the scores."""
+"""Stage 3 of eval: rich tables and saved reports (json, csv, md, png), every number with its CI.
+
+A cell reads ``0.412 [0.371, 0.455]``: the metric on the held-out set and its paired-bootstrap
+interval. A Δ column per model after the first reads ``+0.043 [+0.010, +0.080] *`` where ``*`` marks a
+difference whose interval excludes 0 (significant at the report's level); without ``*`` the
+difference may be noise.
+"""
 
 from __future__ import annotations
 
@@ -8,100 +14,167 @@ from pathlib import Path
 
 from rich.table import Table
 
-from eval.scorers import HEADLINE
+from eval.tasks import TASKS
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-#: results[model][dataset] = {"task": str, "n": int, "metrics": {name: value}}
+#: results[model][dataset] = {"task", "n", "metrics": {name: value}, "ci": {name: [lo, hi]},
+#:                            "delta": {name: {"value", "ci", "significant"}}}  (delta: models after the first)
 Results = dict[str, dict[str, dict]]
+SIGNIFICANT = "*"
 
 
-def _datasets(results: Results) -> list[str]:
+def headline_of(task: str) -> str | None:
+    """The metric a task's table leads with (None for a task this version does not know)."""
+    return TASKS[task].headline if task in TASKS else None
+
+
+def datasets_of(results: Results) -> list[str]:
+    """Every dataset in the results, in first-seen order."""
     seen: dict[str, None] = {}
     for per_dataset in results.values():
         seen.update(dict.fromkeys(per_dataset))
     return list(seen)
 
 
-def _metric_names(results: Results, dataset: str) -> list[str]:
+def task_of(results: Results, dataset: str) -> str:
+    """The task a dataset was scored as."""
+    return next(r[dataset]["task"] for r in results.values() if dataset in r)
+
+
+def metric_names(results: Results, dataset: str) -> list[str]:
+    """The dataset's metrics: the task's headline first, the rest in the order the task produced them."""
     names: dict[str, None] = {}
     for per_dataset in results.values():
         if dataset in per_dataset:
             names.update(dict.fromkeys(per_dataset[dataset]["metrics"]))
-    task = next(r[dataset]["task"] for r in results.values() if dataset in r)
-    headline = HEADLINE.get(task)
-    # The headline metric first, the rest in the order the scorer produced them.
+    headline = headline_of(task_of(results, dataset))
     return sorted(names, key=lambda name: name != headline)
 
 
+def format_value(value: float | None, ci: list[float] | None, digits: int = 3) -> str:
+    """``0.412 [0.371, 0.455]`` (or just the value without a CI, ``—`` when missing)."""
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    return f"{text} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else text
+
+
+def format_delta(delta: dict | None, digits: int = 3) -> str:
+    """``+0.043 [+0.010, +0.080] *`` with ``*`` when the interval excludes 0."""
+    if not delta or delta.get("value") is None:
+        return "—"
+    text = f"{delta['value']:+.{digits}f}"
+    if delta.get("ci"):
+        low, high = delta["ci"]
+        text += f" [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return text + (f" {SIGNIFICANT}" if delta.get("significant") else "")
+
+
+def _entry(results: Results, model: str, dataset: str) -> dict:
+    return results[model].get(dataset, {})
+
+
+def _cells(results: Results, model: str, dataset: str, metric: str) -> tuple[float | None, list | None, dict | None]:
+    entry = _entry(results, model, dataset)
+    return (entry.get("metrics", {}).get(metric), (entry.get("ci") or {}).get(metric),
+            (entry.get("delta") or {}).get(metric))
+
+
+def _title(results: Results, dataset: str) -> str:
+    sizes = {results[m][dataset]["n"] for m in results if dataset in results[m]}
+    return f"{dataset} ({task_of(results, dataset)}, n={'/'.join(map(str, sorted(sizes)))})"
+
+
 def tables(results: Results) -> list[Table]:
-    """One rich table per dataset: metrics as rows, models as columns, Δ against the first model."""
+    """One rich table per dataset: metrics as rows, models as columns, then Δ to the first model."""
     models = list(results)
     out = []
-    for dataset in _datasets(results):
-        task = next(r[dataset]["task"] for r in results.values() if dataset in r)
-        sizes = {results[m][dataset]["n"] for m in models if dataset in results[m]}
-        table = Table(title=f"{dataset} ({task}, n={'/'.join(map(str, sorted(sizes)))})", title_justify="left")
+    for dataset in datasets_of(results):
+        table = Table(title=_title(results, dataset), title_justify="left")
         table.add_column("metric")
         for model in models:
             table.add_column(model, justify="right")
-        if len(models) > 1:
-            table.add_column(f"Δ {models[-1]} − {models[0]}", justify="right")
-        for name in _metric_names(results, dataset):
-            values = [results[m].get(dataset, {}).get("metrics", {}).get(name) for m in models]
-            row = [name] + [f"{v:.4f}" if v is not None else "—" for v in values]
-            if len(models) > 1:
-                first, last = values[0], values[-1]
-                delta = "—" if first is None or last is None else f"{last - first:+.4f}"
-                row.append(f"[green]{delta}[/]" if delta.startswith("+") and delta != "+0.0000" else delta)
-            table.add_row(*row, style="bold" if name == HEADLINE.get(task) else None)
+        for model in models[1:]:
+            table.add_column(f"Δ {model} − {models[0]}", justify="right")
+        headline = headline_of(task_of(results, dataset))
+        for name in metric_names(results, dataset):
+            row = [name]
+            for model in models:
+                value, ci, _ = _cells(results, model, dataset, name)
+                row.append(format_value(value, ci))
+            for model in models[1:]:
+                _, _, delta = _cells(results, model, dataset, name)
+                text = format_delta(delta)
+                if delta and delta.get("significant"):
+                    text = f"[{'green' if delta['value'] > 0 else 'red'}]{text}[/]"
+                row.append(text)
+            table.add_row(*row, style="bold" if name == headline else None)
         out.append(table)
     return out
 
 
+CSV_FIELDS = ["model", "dataset", "task", "n", "metric", "value", "ci_low", "ci_high",
+              "delta", "delta_ci_low", "delta_ci_high", "significant"]
+
+
 def _rows(results: Results) -> list[dict]:
-    return [
-        {"model": model, "dataset": dataset, "task": entry["task"], "n": entry["n"], "metric": name, "value": value}
-        for model, per_dataset in results.items()
-        for dataset, entry in per_dataset.items()
-        for name, value in entry["metrics"].items()
-    ]
+    rows = []
+    for model, per_dataset in results.items():
+        for dataset, entry in per_dataset.items():
+            for name, value in entry["metrics"].items():
+                ci = (entry.get("ci") or {}).get(name) or [None, None]
+                delta = (entry.get("delta") or {}).get(name) or {}
+                delta_ci = delta.get("ci") or [None, None]
+                rows.append({"model": model, "dataset": dataset, "task": entry["task"], "n": entry["n"],
+                             "metric": name, "value": value, "ci_low": ci[0], "ci_high": ci[1],
+                             "delta": delta.get("value"), "delta_ci_low": delta_ci[0], "delta_ci_high": delta_ci[1],
+                             "significant": delta.get("significant", "")})
+    return rows
 
 
-def markdown(results: Results, title: str = "medft evaluation") -> str:
-    """The report as Markdown: one table per dataset, models as columns."""
+def markdown(results: Results, title: str = "medft evaluation", level: float | None = None) -> str:
+    """The report as Markdown: one table per dataset, models as columns, then Δ to the first model."""
     models = list(results)
-    lines = [f"# {title}", ""]
-    for dataset in _datasets(results):
-        task = next(r[dataset]["task"] for r in results.values() if dataset in r)
-        lines += [f"## {dataset} ({task})", "", "| metric | " + " | ".join(models) + " |",
-                  "| --- |" + " ---: |" * len(models)]
-        for name in _metric_names(results, dataset):
-            cells = [results[m].get(dataset, {}).get("metrics", {}).get(name) for m in models]
-            lines.append(f"| {name} | " + " | ".join("—" if c is None else f"{c:.4f}" for c in cells) + " |")
+    note = (f"Cells: value [{round((level or 0.95) * 100)} % paired-bootstrap CI]; Δ = model − {models[0]}, "
+            f"`{SIGNIFICANT}` where its CI excludes 0.") if models else ""
+    lines = [f"# {title}", "", note, ""]
+    for dataset in datasets_of(results):
+        header = ["metric", *models, *[f"Δ {m} − {models[0]}" for m in models[1:]]]
+        lines += [f"## {_title(results, dataset)}", "", "| " + " | ".join(header) + " |",
+                  "| --- |" + " ---: |" * (len(header) - 1)]
+        for name in metric_names(results, dataset):
+            cells = [format_value(*_cells(results, m, dataset, name)[:2]) for m in models]
+            cells += [format_delta(_cells(results, m, dataset, name)[2]) for m in models[1:]]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
 def bar_chart_png(results: Results) -> bytes:
-    """A grouped bar chart of each dataset's headline metric per model, as PNG bytes."""
+    """Grouped bars of each dataset's headline metric per model, CI error bars, as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets, models = _datasets(results), list(results)
-    fig, ax = plt.subplots(figsize=(max(4, 1.8 * len(datasets) + 1), 3.2), dpi=100)
+    datasets, models = datasets_of(results), list(results)
+    fig, ax = plt.subplots(figsize=(max(4, 1.8 * len(datasets) + 1), 3.4), dpi=100)
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
-        values = []
+        values, low_err, high_err = [], [], []
         for dataset in datasets:
-            entry = results[model].get(dataset)
-            values.append(entry["metrics"].get(HEADLINE.get(entry["task"]), 0.0) if entry else 0.0)
-        ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model)
-    labels = [f"{d}\n{HEADLINE.get(next(r[d]['task'] for r in results.values() if d in r))}" for d in datasets]
+            headline = headline_of(task_of(results, dataset))
+            value, ci, _ = _cells(results, model, dataset, headline) if headline else (None, None, None)
+            value = value or 0.0
+            values.append(value)
+            low_err.append(max(value - ci[0], 0.0) if ci else 0.0)
+            high_err.append(max(ci[1] - value, 0.0) if ci else 0.0)
+        ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
+               yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
+    labels = [f"{d}\n{headline_of(task_of(results, d))}" for d in datasets]
     ax.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], labels, fontsize=8)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("score")
+    ax.set_ylabel("score (95 % CI)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -116,11 +189,11 @@ def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "report.json", {**meta, "results": results})
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["model", "dataset", "task", "n", "metric", "value"],
-                            lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(_rows(results))
     atomic_write_text(out_dir / "report.csv", buffer.getvalue())
-    atomic_write_text(out_dir / "report.md", markdown(results))
+    level = (meta.get("bootstrap") or {}).get("level")
+    atomic_write_text(out_dir / "report.md", markdown(results, level=level))
     atomic_write_bytes(out_dir / "report.png", bar_chart_png(results))
     return [out_dir / f"report.{ext}" for ext in ("json", "csv", "md", "png")]

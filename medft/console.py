@@ -13,6 +13,17 @@ from rich.logging import RichHandler
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def print_wide(renderable) -> None:
+    """Print ``renderable`` (a table) at its natural width, never squeezed to a pipe's 80 columns.
+
+    Under `make` or a pipe rich assumes 80 columns and would wrap every number across two lines.
+    """
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update_width(10_000), renderable).maximum
+    Console(stderr=True, highlight=False, width=max(console.width, width)).print(renderable)
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Route the ``medft`` loggers through rich; ``MEDFT_LOG=DEBUG`` or ``verbose`` shows debug lines."""
     level = os.environ.get("MEDFT_LOG", "DEBUG" if verbose else "INFO").upper()

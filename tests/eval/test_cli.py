@@ -28,7 +28,13 @@ def test_run_writes_deterministic_reports_and_reuses_predictions(tiny_qwen_path,
     rows = list(csv.DictReader((tmp_path / "a" / "report.csv").open(encoding="utf-8")))
     assert {r["model"] for r in rows} == {"base", "other"} and len(rows) == sum(
         len(d["metrics"]) for m in report["results"].values() for d in m.values())
-    assert "| accuracy |" in (tmp_path / "a" / "report.md").read_text(encoding="utf-8")
+    assert norm["ci"]["accuracy"][0] <= norm["metrics"]["accuracy"] <= norm["ci"]["accuracy"][1]
+    other_norm = report["results"]["other"]["med_norm_test"]
+    assert set(other_norm["delta"]["accuracy"]) == {"value", "ci", "significant"}
+    assert "delta" not in norm, "the first model is the baseline"
+    assert report["bootstrap"] == {"resamples": 1000, "level": 0.95, "seed": 42, "paired": True}
+    markdown = (tmp_path / "a" / "report.md").read_text(encoding="utf-8")
+    assert "| accuracy |" in markdown and "Δ other − base" in markdown
     assert (tmp_path / "a" / "report.png").read_bytes().startswith(b"\x89PNG")
     scores = (tmp_path / "a" / "scores" / "base" / "med_norm_test.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(scores) == 5 and json.loads(scores[0])["reference"] == "高血压"
@@ -57,3 +63,21 @@ def test_run_errors_are_clear(tiny_qwen_path, heldout_dir, tmp_path):
     duplicate = _run(["run", "--model", f"a={tiny_qwen_path}", "--model", f"a={tiny_qwen_path}",
                       "--dataset-dir", str(heldout_dir), "--out", str(tmp_path / "r")])
     assert duplicate.exit_code != 0 and "unique" in duplicate.output
+
+
+def test_invalid_sizes_are_refused_by_the_command_line(tiny_qwen_path, heldout_dir, tmp_path):
+    base = ["run", "--model", f"base={tiny_qwen_path}", "--dataset-dir", str(heldout_dir), "--out", str(tmp_path / "r")]
+    for option, value in (("--batch-size", "0"), ("--batch-size", "-1"), ("--limit", "0"), ("--limit", "-1"),
+                          ("--bootstrap", "-5")):
+        result = _run([*base, option, value])
+        assert result.exit_code == 2 and option in result.output, (option, value, result.output)
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_empty_heldout_set_is_an_error(tiny_qwen_path, tmp_path):
+    from tests.datasets import write_dataset_dir
+
+    data = write_dataset_dir(tmp_path / "data", {"med_dialog_test": ("dialog_test.jsonl", [])})
+    result = _run(["run", "--model", f"base={tiny_qwen_path}", "--dataset", "med_dialog_test",
+                   "--dataset-dir", str(data), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "holds no records" in result.output

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from eval.heldout import load_records
@@ -54,3 +56,57 @@ def test_new_settings_give_new_keys(tiny_qwen_path, heldout_dir, tmp_path):
     generate(spec, records, out, "qwen", GenerationSettings(max_new_tokens=6))
     assert len(read_predictions(out)) == 2
     assert all(json.loads(line)["model"] == "base" for line in out.read_text().splitlines())
+
+
+def test_pending_prompts_are_batched_by_length_and_returned_in_record_order(tiny_qwen_path, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = [{"instruction": "短", "output": ""}, {"instruction": "很长的问题" * 40, "output": ""},
+               {"instruction": "中等长度的问题" * 5, "output": ""}, {"instruction": "很长的问题" * 39, "output": ""}]
+    out = tmp_path / "p.jsonl"
+    predictions = generate(spec, records, out, "qwen", SETTINGS, batch_size=2)
+    written = [json.loads(line)["index"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert written == [1, 3, 2, 0], "longest first, so the two long prompts share a batch"
+    assert predictions == generate(spec, records, tmp_path / "one.jsonl", "qwen", SETTINGS, batch_size=1)
+
+
+def test_foreign_and_broken_cache_lines_are_skipped(tiny_qwen_path, heldout_dir, tmp_path):
+    spec = ModelSpec("base", str(tiny_qwen_path))
+    records = load_records(heldout_dir, "med_norm_test")
+    out = tmp_path / "p.jsonl"
+    first = generate(spec, records, out, "qwen", SETTINGS)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    foreign = ["[1, 2]", '{"index": 49}', '{"key": 3, "prediction": "x"}', '"text"', "[" * 5000,
+               '{"key": "k", "prediction": null}']
+    out.write_bytes(("\n".join(lines[:2] + foreign + lines[2:]) + "\n").encode() + b"\xff\xfe broken\n")
+    assert len(read_predictions(out)) == 5
+    calls = []
+    assert generate(spec, records, out, "qwen", SETTINGS, on_batch=calls.append) == first and calls == []
+
+
+def test_bad_batch_size_fails_before_loading_anything(tmp_path):
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        generate(ModelSpec("base", str(tmp_path / "no-model")), [{"instruction": "x", "output": ""}],
+                 tmp_path / "p.jsonl", "qwen", SETTINGS, batch_size=0)
+
+
+_LINE = st.one_of(
+    st.binary(max_size=60),
+    st.text(max_size=60).map(str.encode),
+    st.builds(lambda k, p: json.dumps({"key": k, "index": 0, "prediction": p}).encode(), st.text(max_size=8),
+              st.text(max_size=20)),
+    st.recursive(st.none() | st.integers() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                 max_leaves=10).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@given(st.lists(_LINE, max_size=12), st.booleans())
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cache_reading_survives_any_bytes(tmp_path_factory, lines, torn):
+    path = tmp_path_factory.mktemp("cache") / "p.jsonl"
+    data = b"\n".join(lines) + (b"" if torn else b"\n")
+    path.write_bytes(data)
+    done = read_predictions(path)
+    assert all(isinstance(k, str) and isinstance(v["prediction"], str) for k, v in done.items())
+    valid = sum(1 for line in lines if line.startswith(b'{"key"'))
+    assert len(done) <= valid

@@ -1,0 +1,24 @@
+"""The held-out tasks eval scores: a plain dict from task name to its ``Task``.
+
+A new task is one module exposing a ``Task`` plus one entry here. The task of a dataset comes from
+its name (``med_norm_test`` → ``norm``) or an explicit ``NAME:TASK``.
+"""
+
+from __future__ import annotations
+
+from eval.tasks import free_text, mrg, norm
+from eval.tasks.base import Task
+
+TASKS: dict[str, Task] = {
+    "norm": norm.TASK,
+    "mrg": mrg.TASK,
+    "dialog": free_text.DIALOG,
+    "o1": free_text.O1,
+}
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``, with an error listing the known ones."""
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; tasks: {sorted(TASKS)}")
+    return TASKS[name]

@@ -1,0 +1,27 @@
+"""Smoke runs of the eval speed benchmarks (quick sizes): they run, agree with the naive side, save results.
+
+No timing is asserted here: the figures live in BENCHMARKS.md, measured by `make bench`.
+"""
+
+import json
+
+import pytest
+
+from bench import bench_bertscore, bench_bootstrap, bench_predict
+from bench.common import RESULTS_DIR, peak_rss_mb
+
+
+def test_bootstrap_bench_agrees_with_the_loop():
+    result = bench_bootstrap.main(quick=True)
+    assert result["metrics"] == 17 and result["loop_seconds"] > 0
+    assert json.loads((RESULTS_DIR / "bootstrap.json").read_text(encoding="utf-8"))["records"] == 200
+
+
+@pytest.mark.slow
+def test_predict_and_bertscore_benches_run():
+    assert bench_predict.main(quick=True)["records"] == 24
+    assert bench_bertscore.main(quick=True)["rows"]["bert_score.score per pair"]["pairs"] == 8
+
+
+def test_peak_rss_is_this_process_own():
+    assert peak_rss_mb() > 1
