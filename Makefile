@@ -111,7 +111,18 @@ eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=run
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP))
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+# judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
+JUDGE ?=
+MODE ?= pointwise
+RUBRIC ?= medical_zh
+JUDGE_MODELS ?=
+judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [MODE=pairwise LIMIT=N DRY_RUN=1]
+	@[ -n "$(JUDGE)" ] || { echo 'make judge: set JUDGE=/path/to/judge-model (or JUDGE=http://127.0.0.1:8000/v1)'; exit 2; }
+	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(MODE) --rubric $(RUBRIC) \
+	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

@@ -118,3 +118,13 @@ def bertscore_command(model: str, num_layers: int | None, candidate: str, refere
         raise click.ClickException(str(exc)) from exc
     console.print(f"BERTScore F1 = [bold]{f1:.4f}[/]")
     click.echo(json.dumps({"bertscore_f1": f1}))
+
+
+def _add_judge_commands() -> None:
+    from eval.judge.cli import judge_command, rubric_command
+
+    eval_group.add_command(judge_command)
+    eval_group.add_command(rubric_command)
+
+
+_add_judge_commands()
