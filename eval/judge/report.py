@@ -138,8 +138,11 @@ def chart_png(report: dict) -> bytes:
 
     scope = "all" if "all" in report["results"] else next(iter(report["results"]))
     entry, models = report["results"][scope], report["models"]
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.2 * (len(report.get("dimensions", [])) + 1) * max(1, len(models)) / 2),
-                                    3.4), dpi=100)
+    if report["mode"] == "pointwise":
+        size = (max(4.5, 0.45 * (len(report["dimensions"]) + 1) * len(models) + 1.5), 3.4)
+    else:
+        size = (6.0, max(2.4, 1.0 + 0.45 * max(len(models), len(entry["pairs"]))))
+    fig, ax = plt.subplots(figsize=size, dpi=100)
     if report["mode"] == "pointwise":
         keys = [key for key, _ in _dimension_rows(report)]
         width = 0.8 / max(len(models), 1)
