@@ -21,8 +21,8 @@ DEMO_TRAIN_ARGS = [
     "dataloader_num_workers=0",
 ]
 DEMO_EVAL_SETS = ["med_norm_test", "med_mrg_test", "med_dialog_test", "med_o1_test"]
-#: A few records per set and short replies: enough to show the judge's reports without waiting.
-DEMO_JUDGE_ARGS = ["--limit", "2", "--max-new-tokens", "32"]
+#: The free-text sets (where ROUGE says least), a few records, short replies: the judge's reports without waiting.
+DEMO_JUDGE_ARGS = ["--dataset", "med_dialog_test", "--dataset", "med_o1_test", "--limit", "2", "--max-new-tokens", "32"]
 
 
 class DemoError(RuntimeError):
