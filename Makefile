@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat serve eval judge webui demo
+	train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,9 +67,11 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG)
+# TRUST_REMOTE_CODE=1 lets a model folder's own Python code run (config.json auto_map); off by default.
+TRUST_FLAG = $(if $(filter 1,$(TRUST_REMOTE_CODE)),--trust-remote-code)
 
-train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1]
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1]
 	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
 
 train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
@@ -83,11 +85,11 @@ train-freeze: install ## Freeze tuning (last layers only); same variables as tra
 
 export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=<name> (or RUN=runs/<name>)
 	@[ -n "$(RUN)" ] || { echo 'make export: set RUN=runs/<name>'; exit 2; }
-	$(PY) -m recipes export $(RUN)
+	$(PY) -m recipes export $(RUN) $(TRUST_FLAG)
 
 chat: install ## Chat with a run in the terminal: make chat RUN=<name>
 	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
-	$(PY) -m recipes chat $(RUN)
+	$(PY) -m recipes chat $(RUN) $(TRUST_FLAG)
 
 # serve: RUN=<name> (or MODEL=dir) behind an OpenAI-compatible API. HOST/PORT default to 127.0.0.1:8000 here
 # (PORT's file default belongs to webui); TEMPLATE is passed only when given, so a run keeps its own.
@@ -107,20 +109,34 @@ OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
 BOOTSTRAP ?=
+# Exams (bridge sources cmb, cmexam, cmmlu): a bare exam name in EVAL_DATASETS or EXAMS means med_<exam>_test.
+EXAM_NAMES := cmb cmexam cmmlu
+EXAMS ?= $(EXAM_NAMES)
+SHOTS ?=
+MODE ?=
+exam_set = $(if $(filter $(EXAM_NAMES),$(1)),med_$(1)_test,$(1))
+EXAM_FLAGS = $(if $(SHOTS),--shots $(SHOTS)) $(if $(MODE),--mode $(MODE))
 eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
-	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(d)) \
+	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
+	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
+	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
+	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
 
 # judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
+# (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)
 JUDGE ?=
-MODE ?= pointwise
+JUDGE_MODE ?= pointwise
 RUBRIC ?= medical_zh
 JUDGE_MODELS ?=
-judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [MODE=pairwise LIMIT=N DRY_RUN=1]
+judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1]
 	@[ -n "$(JUDGE)" ] || { echo 'make judge: set JUDGE=/path/to/judge-model (or JUDGE=http://127.0.0.1:8000/v1)'; exit 2; }
-	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(MODE) --rubric $(RUBRIC) \
+	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(JUDGE_MODE) --rubric $(RUBRIC) \
 	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
@@ -136,6 +152,11 @@ webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOS
 test: install ## Run the test suite (real llamafactory-cli runs on tiny models, CPU only)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
+FUZZ_EXAMPLES ?=
+fuzz: install ## Property-based tests only, with many more generated examples (FUZZ_EXAMPLES=N to set how many)
+	HYPOTHESIS_PROFILE=fuzz $(if $(FUZZ_EXAMPLES),MEDFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)) \
+	  $(BIN)/pytest -n 2 -m property $(PYTEST_ARGS)
+
 lint: install ## ruff check (style + imports)
 	$(BIN)/ruff check .
 
@@ -147,7 +168,7 @@ bench: install ## Run the benchmarks under bench/ and print the tables recorded 
 	$(PY) -m bench
 
 clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
-	rm -rf .cache .pytest_cache .ruff_cache runs reports build bench/results
+	rm -rf .cache .pytest_cache .ruff_cache .hypothesis runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
 
@@ -168,8 +189,11 @@ stats: install ## Token-length statistics of the registered datasets; recommends
 	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \
 	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m medft.cli tiny-models 2>/dev/null | head -n 1))"
 
+recover: install ## Finish a conversion that was killed while replacing its files; remove dead runs' temp files
+	$(PY) -m bridge recover --dataset-dir $(DATASET_DIR)
+
 download: install ## Fetch the raw sources into raw/ (ModelScope CLI + openkg zip); fails fast offline
 	$(PY) -m bridge download --raw-dir $(RAW_DIR) $(BRIDGE_ARGS)
 
-samples: install ## Write small realistic raw files for all four sources into raw/ (offline demo data)
+samples: install ## Write small realistic raw files for every source (exams included) into raw/ (offline demo data)
 	$(PY) -m bridge samples --out $(RAW_DIR)

@@ -38,7 +38,10 @@ def _print_result(result) -> None:
             "dry-run": "dry run (nothing written)"}[result.status]
     console.print(f"[bold]{result.source}[/]: {verb}")
     console.print(f"  read {c.get('read', 0)}, written {c.get('written', {})}, skipped: {skipped}, "
-                  f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)})")
+                  f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)}), "
+                  f"leaks removed: {c.get('leaks_removed', 0)}")
+    for warning in c.get("warnings", []):
+        console.print(f"  [yellow]warning[/] {warning}")
     for split, path in result.files.items():
         console.print(f"  {split}: {path}")
     if result.changes:
@@ -53,9 +56,16 @@ def _print_result(result) -> None:
               help="Raw file(s) for the train split (default: found under raw/<source>/). One source only.")
 @click.option("--test-input", "test_inputs", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Held-out split file(s): norm val.xlsx, mrg IMCS-V2_dev.json (required with --input for those).")
-@click.option("--train-size", type=int, default=None, help="Training records to keep (dialog default 5000).")
-@click.option("--test-size", type=int, default=None, help="Held-out records (default 100).")
+              help="Held-out split file(s): norm val.xlsx, mrg IMCS-V2_dev.json (required with --input for those), "
+                   "cmb test questions + CMB-test-choice-answer.json, cmexam test_with_annotations.csv, "
+                   "cmmlu test/*.csv.")
+@click.option("--dev-input", "dev_inputs", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Exams: few-shot pool file(s): CMB-val-merge.json, CMExam val.csv, CMMLU dev/*.csv.")
+@click.option("--train-size", type=click.IntRange(min=1), default=None,
+              help="Training records to keep (dialog/norm default 5000, mrg/o1 all).")
+@click.option("--test-size", type=click.IntRange(min=1), default=None,
+              help="Held-out records (default 100, exams: the whole test set; fewer than asked is a warning, "
+                   "none an error).")
 @click.option("--seed", type=int, default=None, help="Sampling seed (default 42).")
 @click.option("--prompt-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="UTF-8 text file replacing the default prompt template ({placeholders} as in the default).")
@@ -64,21 +74,24 @@ def _print_result(result) -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None, help="o1 file language (default zh).")
 @click.option("--all-reports", is_flag=True, default=None, help="mrg: one training sample per reference report.")
 @click.option("--encoding", default=None, help="dialog CSV encoding (default: detect UTF-8 / BOM / GB18030).")
+@click.option("--subjects", default=None,
+              help="cmmlu: comma-separated subjects, 'medical' (default: the nine medical ones) or 'all'.")
 @click.option("--dedup", is_flag=True, help="Drop exact duplicate records (they are always counted).")
 @click.option("--force", is_flag=True, help="Replace dataset_info.json entries of the same name that point elsewhere.")
 @DRY_RUN
-def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_size, test_size, seed, prompt_file,
-                    form, lang, all_reports, encoding, dedup, force, dry_run) -> None:
-    """Convert SOURCES (dialog, norm, mrg, o1; default: every source present under raw/) and register them."""
+def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inputs, train_size, test_size, seed,
+                    prompt_file, form, lang, all_reports, encoding, subjects, dedup, force, dry_run) -> None:
+    """Convert SOURCES (dialog, norm, mrg, o1, cmb, cmexam, cmmlu; default: every source present under raw/)
+    and register them."""
     from bridge.pipeline import convert_source
-    from bridge.sources import SOURCES, get_source
+    from bridge.sources import SOURCES, get_source, splits
 
     raw_dir = raw_dir or default_raw_dir()
     dataset_dir = dataset_dir or default_dataset_dir()
     for name in sources:
         get_source(name)
-    if inputs and len(sources) != 1:
-        raise BridgeError("--input needs exactly one SOURCE")
+    if (inputs or test_inputs or dev_inputs) and len(sources) != 1:
+        raise BridgeError("--input / --test-input / --dev-input need exactly one SOURCE")
     if inputs and not test_inputs and sources[0] in ("norm", "mrg"):
         held_out = {"norm": "val.xlsx (or CHIP-CDN_dev.json)", "mrg": "IMCS-V2_dev.json"}[sources[0]]
         raise BridgeError(f"{sources[0]} takes its held-out split from a separate file: add --test-input {held_out}")
@@ -89,14 +102,25 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_si
                           "run `bridge download`, `bridge samples --out raw`, or put the files there by hand")
     overrides = {"train_size": train_size, "test_size": test_size, "seed": seed}
     file_inputs = {"train": list(inputs), "test": list(test_inputs or inputs)} if inputs else None
+    if sources and "dev" in splits(sources[0]) and (inputs or test_inputs or dev_inputs):
+        # The exams read three files (cmmlu two): every split the source writes must be given.
+        file_inputs = {"train": list(inputs), "test": list(test_inputs), "dev": list(dev_inputs)}
+        file_inputs = {split: file_inputs[split] for split in splits(sources[0])}
+        flags = {"train": "--input", "test": "--test-input", "dev": "--dev-input"}
+        missing = [flags[split] for split, paths in file_inputs.items() if not paths]
+        if missing:
+            raise BridgeError(f"{sources[0]} reads one file set per split: add {' and '.join(missing)}")
     for name in names:
-        params = dict(overrides)
+        # Unset options apply only where the source has them (cmmlu has no training split to size).
+        params = {k: v for k, v in overrides.items() if v is not None or k in get_source(name).DEFAULT_PARAMS}
         if name == "o1":
             params.update(form=form, lang=lang)
         if name == "mrg":
             params["all_reports"] = all_reports
         if name == "dialog":
             params["encoding"] = encoding
+        if name == "cmmlu" and subjects is not None:
+            params["subjects"] = get_source("cmmlu").resolve_subjects(subjects)
         with _progress() as progress:
             task = progress.add_task(f"converting {name}", total=None)
             result = convert_source(
@@ -120,15 +144,24 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, train_si
 @DATASET_DIR
 @click.option("--formatting", type=click.Choice(["alpaca", "sharegpt"]), default=None,
               help="Default: detected from the first record.")
+@click.option("--test-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A held-out file in the same format: a leak-free copy is registered as NAME_test.")
 @click.option("--force", is_flag=True, help="Replace an entry of this name that points elsewhere.")
 @DRY_RUN
-def register_command(name, file, dataset_dir, formatting, force, dry_run) -> None:
+def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run) -> None:
     """Validate FILE (alpaca or sharegpt .json/.jsonl) and register it as NAME in dataset_info.json."""
     from bridge.userdata import register_file
 
-    result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run)
+    result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run,
+                           test_path=test_file)
     console.print(f"[bold]{name}[/]: {result['status']} ({result['rows']} records, {result['entry']['formatting']})")
-    click.echo(json.dumps({name: result["entry"]}, ensure_ascii=False))
+    entries = {name: result["entry"]}
+    if test_file is not None:
+        test_status = result.get("changes", {}).get(f"{name}_test", result["status"])
+        console.print(f"[bold]{name}_test[/]: {test_status} ({result['test_rows']} records, "
+                      f"leaks removed: {result['leaks_removed']})")
+        entries[f"{name}_test"] = result["test_entry"]
+    click.echo(json.dumps(entries, ensure_ascii=False))
 
 
 @bridge.command("stats")
@@ -140,9 +173,12 @@ def register_command(name, file, dataset_dir, formatting, force, dry_run) -> Non
 @DRY_RUN
 def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> None:
     """Token-length statistics per registered dataset; saved to <dataset_dir>/stats.json."""
+    from bridge.registry import recover
     from bridge.stats import compute_stats, save_stats, stats_table
 
     dataset_dir = dataset_dir or default_dataset_dir()
+    if not dry_run:
+        recover(dataset_dir)
     with console.status("tokenizing..."):
         stats = compute_stats(dataset_dir, model, template, cutoff_len, list(names) or None,
                               notes=lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -157,10 +193,26 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
     click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))
 
 
+@bridge.command("recover")
+@DATASET_DIR
+def recover_command(dataset_dir) -> None:
+    """Finish a conversion that was killed while replacing its files; remove dead runs' temp files.
+
+    Every other writing bridge command does this first; training pre-flight asks for it when needed.
+    """
+    from bridge.registry import recover
+
+    dataset_dir = dataset_dir or default_dataset_dir()
+    finished = recover(dataset_dir)
+    console.print(f"{dataset_dir}: " + ("interrupted conversion finished" if finished else "nothing to recover"))
+
+
 @bridge.command("download")
 @click.argument("sources", nargs=-1)
 @RAW_DIR
-@click.option("--from", "location", default=None, help="Other URL (norm) or ModelScope dataset id (one SOURCE).")
+@click.option("--from", "location", default=None,
+              help="Other URL (norm: the zip; cmb/cmexam/cmmlu: base URL of a repository mirror, file:// works) "
+                   "or ModelScope dataset id (one SOURCE).")
 @click.option("--timeout", type=float, default=15, show_default=True, help="Network timeout in seconds.")
 @DRY_RUN
 def download_command(sources, raw_dir, location, timeout, dry_run) -> None:
@@ -191,7 +243,7 @@ def download_command(sources, raw_dir, location, timeout, dry_run) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @DRY_RUN
 def samples_command(out, seed, dry_run) -> None:
-    """Write small, realistic raw files for all four sources in their exact published formats."""
+    """Write small, realistic raw files for every source in its exact published format."""
     from bridge.samples import sample_paths, write_samples
 
     files = sample_paths(out) if dry_run else write_samples(out, seed)

@@ -30,6 +30,10 @@ class Counts:
     skipped: Counter = field(default_factory=Counter)
     duplicates: int = 0
     duplicates_dropped: int = 0
+    #: Held-out records dropped by the leak rule (bridge/splits.py): prompt also in training, or repeated.
+    leaks_removed: int = 0
+    #: Problems that did not stop the conversion (a held-out split shorter than asked), shown in the summary.
+    warnings: list[str] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         """Count one record skipped for ``reason``."""
@@ -43,7 +47,23 @@ class Counts:
             "skipped": dict(sorted(self.skipped.items())),
             "duplicates": self.duplicates,
             "duplicates_dropped": self.duplicates_dropped,
+            "leaks_removed": self.leaks_removed,
+            "warnings": list(self.warnings),
         }
+
+
+#: Characters json.dumps leaves raw that str.splitlines() (and so many jsonl readers) takes for line ends.
+_LINE_BREAKING = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def jsonl_line(record) -> str:
+    """One jsonl line: compact UTF-8 JSON (not ASCII-escaped) ending in "\\n", with U+0085/U+2028/U+2029
+    escaped so that every reader, even one splitting on Unicode line breaks, sees one record per line."""
+    line = json.dumps(record, ensure_ascii=False)
+    if any(char in line for char in _LINE_BREAKING):
+        for char, escaped in _LINE_BREAKING.items():
+            line = line.replace(char, escaped)
+    return line + "\n"
 
 
 def is_blank(value) -> bool:
@@ -116,10 +136,18 @@ def load_prompt(default: str, fields: tuple[str, ...], path: str | Path | None =
 
 def sample_ordered(items: list, k: int | None, seed: int) -> list:
     """A seeded sample of ``k`` items kept in their original order (all items when k is None or large)."""
+    return sample_with_rest(items, k, seed)[0]
+
+
+def sample_with_rest(items: list, k: int | None, seed: int) -> tuple[list, list]:
+    """:func:`sample_ordered`, plus the items it left out in a seeded order (the pool a held-out split is
+    refilled from when the leak rule drops records)."""
     if k is None or k >= len(items):
-        return list(items)
+        return list(items), []
     keep = sorted(random.Random(seed).sample(range(len(items)), k))
-    return [items[i] for i in keep]
+    chosen = set(keep)
+    rest = [i for i in random.Random(seed + 1).sample(range(len(items)), len(items)) if i not in chosen]
+    return [items[i] for i in keep], [items[i] for i in rest]
 
 
 #: A held-out split cut from the same file as the training split never takes more than this share.

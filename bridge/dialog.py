@@ -28,7 +28,9 @@ from bridge.jsonstream import iter_json_array
 from bridge.textfile import decode_error, detect_encoding, open_text
 
 NAME = "dialog"
-VERSION = 1
+VERSION = 2  # 2: leak-free held-out split (bridge/splits.py), drawn with a reserve to refill it
+#: The held-out split is cut from the training file (see bridge/splits.py).
+SAME_FILE_SPLIT = True
 DEFAULT_PROMPT = "主题：{title}\n内容：{ask}"
 PROMPT_FIELDS = ("title", "ask")
 DEFAULT_PARAMS = {"train_size": 5000, "test_size": 100, "seed": 42}
@@ -77,12 +79,25 @@ def usable(records: Iterable[dict], counts: Counts) -> Iterator[tuple[str | None
             counts.skip("empty_question")
         elif is_blank(answer):
             counts.skip("empty_answer")
+        elif not all(isinstance(v, str) for v in (ask, answer)) or not isinstance(title, str | None):
+            counts.skip("not_text")  # a number or a list where the dialogue's text belongs
         else:
             yield title, ask, answer
 
 
+#: The csv module refuses fields over 128 KiB by default; a long answer is still a valid field.
+CSV_FIELD_LIMIT = 1 << 30
+
+
+def _allow_long_fields() -> None:
+    # The limit is a C long: 2**30 fits everywhere (sys.maxsize overflows where long is 32-bit).
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+
+
 def read_csv(path: str | Path, encoding: str | None = None) -> Iterator[dict]:
     """Yield Toyhom CSV rows (header ``department,title,ask,answer``) in the ModelScope key layout."""
+    _allow_long_fields()
     enc = encoding or detect_encoding(path)
     try:
         with open_text(path, enc) as handle:
@@ -154,7 +169,9 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
           progress: Callable[[int], None] | None = None) -> dict[str, list[dict]]:
     """Sample ``train_size`` + ``test_size`` disjoint records (seeded reservoir over the whole stream).
 
-    When fewer usable records exist, the held-out split takes at most 20 % of them.
+    When fewer usable records exist, the held-out split takes at most 20 % of them. The reservoir also
+    draws a reserve of ``test_size`` more records, returned as ``pool``: the leak rule refills the
+    held-out split from it (bridge/splits.py).
 
     Duplicates are counted within the sample; with ``dedup`` repeats are dropped from the stream before
     sampling (this keeps a set of digests, ~60 bytes per distinct record).
@@ -164,13 +181,15 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     stream = usable(read_raw(inputs["train"], progress, params.get("encoding")), counts)
     if dedup:
         stream = _unique(stream, counts)
-    sample = reservoir(stream, train_size + test_size, rng)
+    sample = reservoir(stream, train_size + 2 * test_size, rng)
     rng.shuffle(sample)
     test_size = held_out_size(len(sample), test_size)
-    test, train = sample[:test_size], sample[test_size:]
+    test, train, rest = sample[:test_size], sample[test_size:test_size + train_size], sample[test_size + train_size:]
     splits = {"train": [render(*r, prompt) for _, r in sorted(train, key=lambda p: p[0])],
               "test": [render(*r, prompt) for _, r in sorted(test, key=lambda p: p[0])]}
-    return mark_duplicates(splits, counts, drop=dedup)
+    splits = mark_duplicates(splits, counts, drop=dedup)
+    splits["pool"] = [render(*r, prompt) for _, r in rest]
+    return splits
 
 
 def find_inputs(raw: Path) -> dict[str, list[Path]]:

@@ -1,4 +1,5 @@
-"""Fetch the raw sources into ``raw/``: ModelScope datasets via its CLI, Yidu-N7K as a zip over HTTP.
+"""Fetch the raw sources into ``raw/``: ModelScope datasets via its CLI, Yidu-N7K as a zip over HTTP, the
+exams (CMB, CMExam, CMMLU) as files from their GitHub repositories.
 
 Offline (or without the ``modelscope`` CLI) every path fails fast with a message that names the
 manual alternative. Downloads land in a temporary directory first and are moved into place only after
@@ -14,9 +15,10 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bridge.cmmlu import MEDICAL_SUBJECTS as CMMLU_MEDICAL
 from bridge.common import BridgeError
 from medft.paths import find_executable
 
@@ -27,10 +29,13 @@ DEFAULT_TIMEOUT = 15
 class Remote:
     """Where a source comes from and what must arrive."""
 
-    kind: str  # "modelscope" or "zip"
-    location: str  # ModelScope dataset id, or URL of the zip
+    kind: str  # "modelscope", "zip" or "files"
+    location: str  # ModelScope dataset id, URL of the zip, or base URL of the files
     files: tuple[str, ...]  # files that must exist afterwards (relative to raw/<source>)
     include: tuple[str, ...] = ()  # ModelScope: only these files
+    #: "files": (path under ``location``, destination under raw/<source>); a fetched .zip is unpacked (the
+    #: ``files`` it holds are taken out flat) and removed.
+    urls: tuple[tuple[str, str], ...] = ()
     #: file -> (size in bytes, sha256), checked when known. Filled only with values we verified ourselves.
     expected: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)
     manual: str = ""
@@ -53,6 +58,26 @@ REMOTES: dict[str, Remote] = {
                  include=("medical_o1_sft_Chinese.json", "medical_o1_sft.json"),
                  manual="https://modelscope.cn/datasets/FreedomIntelligence/medical-o1-reasoning-SFT "
                         "(medical_o1_sft_Chinese.json) into raw/o1/"),
+    "cmb": Remote("files", "https://raw.githubusercontent.com/FreedomIntelligence/CMB/main",
+                  ("CMB-train-merge.json", "CMB-val-merge.json", "CMB-test-choice-question-merge.json",
+                   "CMB-test-choice-answer.json"),
+                  urls=(("data/CMB.zip", "CMB.zip"),
+                        ("data/CMB-test-choice-answer.json", "CMB-test-choice-answer.json")),
+                  manual="data/CMB.zip and data/CMB-test-choice-answer.json from "
+                         "https://github.com/FreedomIntelligence/CMB (or https://huggingface.co/datasets/"
+                         "FreedomIntelligence/CMB), unzipped into raw/cmb/"),
+    "cmexam": Remote("files", "https://raw.githubusercontent.com/williamliujl/CMExam/main",
+                     ("train.csv", "val.csv", "test_with_annotations.csv"),
+                     urls=tuple((f"data/{name}", name)
+                                for name in ("train.csv", "val.csv", "test_with_annotations.csv")),
+                     manual="data/train.csv, data/val.csv and data/test_with_annotations.csv from "
+                            "https://github.com/williamliujl/CMExam into raw/cmexam/"),
+    "cmmlu": Remote("files", "https://raw.githubusercontent.com/haonan-li/CMMLU/master",
+                    tuple(f"{split}/{subject}.csv" for subject in CMMLU_MEDICAL for split in ("test", "dev")),
+                    urls=tuple((f"data/{split}/{subject}.csv", f"{split}/{subject}.csv")
+                               for subject in CMMLU_MEDICAL for split in ("test", "dev")),
+                    manual="the data/ folder of https://github.com/haonan-li/CMMLU (test/ and dev/ CSVs; all 67 "
+                           "subjects for --subjects all) into raw/cmmlu/"),
 }
 
 
@@ -104,6 +129,19 @@ def unpack_zip(archive: Path, target: Path, wanted: tuple[str, ...]) -> None:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
 
+def fetch_files(remote: Remote, staging: Path, timeout: float) -> None:
+    """Fetch each of ``remote.urls`` below its base URL; unpack fetched zips (CMB ships its questions zipped)."""
+    fetched = set()
+    for path, dest in remote.urls:
+        target = staging / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fetch_url(f"{remote.location.rstrip('/')}/{path}", target, timeout, remote.manual)
+        fetched.add(dest)
+    for dest in sorted(d for d in fetched if d.endswith(".zip")):
+        unpack_zip(staging / dest, staging, tuple(name for name in remote.files if name not in fetched))
+        (staging / dest).unlink()
+
+
 def _modelscope(remote: Remote, target: Path, timeout: float) -> None:
     exe = find_executable("modelscope")
     if exe is None:
@@ -135,7 +173,7 @@ def download(source: str, raw_dir: str | Path, location: str | None = None, time
         raise BridgeError(f"unknown source {source!r}; known: {', '.join(REMOTES)}")
     remote = REMOTES[source]
     if location:
-        remote = Remote(remote.kind, location, remote.files, remote.include, {}, remote.manual)
+        remote = replace(remote, location=location, expected={})
     target = Path(raw_dir) / source
     if all((target / name).is_file() for name in remote.files):
         verify(target, remote)
@@ -149,6 +187,8 @@ def download(source: str, raw_dir: str | Path, location: str | None = None, time
             archive = fetch_url(remote.location, staging / f"{source}.zip", timeout, remote.manual)
             unpack_zip(archive, staging, remote.files)
             archive.unlink()
+        elif remote.kind == "files":
+            fetch_files(remote, staging, timeout)
         else:
             _modelscope(remote, staging, timeout)
         verify(staging, remote)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bridge.common import BridgeError
+from bridge.textfile import truncated, utf8_problem
 
 CHUNK_CHARS = 1 << 22  # bytes per read
 #: A decode error this far before the end of the buffer is real, not an element cut at the chunk edge
@@ -41,7 +42,7 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
         lines_before = 0  # newlines in text already dropped from the buffer
         offset_before = 0  # characters already dropped from the buffer
 
-        def fill() -> None:
+        def fill(grow: bool = False) -> None:
             nonlocal buf, pos, eof, lines_before, offset_before
             # Drop what is decoded so the buffer never holds more than the current element plus a chunk.
             lines_before += buf.count("\n", 0, pos)
@@ -49,13 +50,17 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
             buf = buf[pos:]
             pos = 0
             nonlocal read_bytes
-            raw = handle.read(CHUNK_CHARS)
+            # An element longer than a chunk is decoded again after each read: doubling the read keeps
+            # that linear in the element's size (a 600 MB string is valid JSON too).
+            raw = handle.read(max(CHUNK_CHARS, len(buf)) if grow else CHUNK_CHARS)
             read_bytes += len(raw)
             try:
                 chunk = text_decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as exc:
-                raise BridgeError(f"{path}: not UTF-8 text near byte {read_bytes - len(raw) + exc.start}; "
-                                  "expected a UTF-8 JSON file") from None
+                if not raw:
+                    raise BridgeError(truncated(path, read_bytes)) from None
+                message = utf8_problem(path, exc, offset=read_bytes - len(raw))
+                raise BridgeError(f"{message}; expected a UTF-8 JSON file") from None
             if not raw:
                 eof = True
             buf += chunk
@@ -94,10 +99,15 @@ def iter_json_array(path: str | Path, progress: Callable[[int], None] | None = N
             try:
                 obj, end = decoder.raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
-                if not eof and len(buf) - exc.pos < CERTAIN_ERROR_MARGIN:
-                    fill()
+                # Near the buffer's end the element may just be cut at the chunk edge; an unterminated
+                # string (reported at its start) may be a long string that runs past the buffer.
+                if not eof and (len(buf) - exc.pos < CERTAIN_ERROR_MARGIN
+                                or exc.msg.startswith("Unterminated string")):
+                    fill(grow=True)
                     continue
                 raise BridgeError(f"{where(exc.pos)}: malformed JSON: {exc.msg}") from None
+            except RecursionError:
+                raise BridgeError(f"{where(pos)}: JSON nested too deeply to read") from None
             if not eof and end + LOOKAHEAD > len(buf):
                 # A number cut at the chunk edge ("-0.25e" | "3") decodes as a shorter number; decode again
                 # once the text after the element is in the buffer.
@@ -125,9 +135,18 @@ def load_json(path: str | Path):
     """Load a whole (small) JSON file, turning a decode error into a BridgeError with file and position."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return json.load(handle)
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise BridgeError(f"{path} is a directory; expected a JSON file") from None
+    except OSError as exc:
+        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BridgeError(f"{utf8_problem(path, exc, data)}; expected a UTF-8 JSON file") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BridgeError(f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON: {exc.msg}") from None
-    except UnicodeDecodeError as exc:
-        raise BridgeError(f"{path}: not UTF-8 text (byte offset {exc.start}); expected a UTF-8 JSON file") from None
+    except RecursionError:
+        raise BridgeError(f"{path}: JSON nested too deeply to read") from None

@@ -10,11 +10,11 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bridge.common import BridgeError, Counts, Prompt, mark_duplicates, sample_ordered
+from bridge.common import BridgeError, Counts, Prompt, mark_duplicates, sample_ordered, sample_with_rest
 from bridge.jsonstream import load_json
 
 NAME = "mrg"
-VERSION = 1
+VERSION = 2  # 2: leak-free held-out split (bridge/splits.py)
 DEFAULT_PROMPT = (
     "问诊对话历史：\n{dialogue}\n根据上述对话，给出诊疗报告\n"
     "说明：诊疗报告分为主诉, 现病史, 辅助检查, 既往史, 诊断, 建议这六个章节，以标准的json格式输出。\n答："
@@ -109,13 +109,14 @@ def read_raw(path: Path) -> Iterator[tuple[str, dict]]:
 
 def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: Counts, dedup: bool = False,
           progress=None) -> dict[str, list[dict]]:
-    """Train from IMCS-V2_train.json; test: ``test_size`` dialogues of IMCS-V2_dev.json with references."""
+    """Train from IMCS-V2_train.json; test: ``test_size`` dialogues of IMCS-V2_dev.json with references
+    (the other dev dialogues are the ``pool`` the leak rule refills from)."""
     train = [r for path in inputs["train"]
              for r in convert(read_raw(path), prompt, counts, all_reports=params["all_reports"])]
     test = [r for path in inputs["test"] for r in convert(read_raw(path), prompt, counts, keep_references=True)]
-    splits = {"train": sample_ordered(train, params["train_size"], params["seed"]),
-              "test": sample_ordered(test, params["test_size"], params["seed"])}
-    return mark_duplicates(splits, counts, drop=dedup)
+    test, pool = sample_with_rest(test, params["test_size"], params["seed"])
+    splits = {"train": sample_ordered(train, params["train_size"], params["seed"]), "test": test}
+    return {**mark_duplicates(splits, counts, drop=dedup), "pool": pool}
 
 
 def find_inputs(raw: Path) -> dict[str, list[Path]]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from bridge.common import BridgeError, Counts, Prompt, cell_text, mark_duplicates, require_keys, sample_ordered
+from bridge.common import BridgeError, Counts, Prompt, cell_text, mark_duplicates, require_keys, sample_with_rest
 from bridge.jsonstream import load_json
 
 NAME = "norm"
-VERSION = 1
+VERSION = 2  # 2: leak-free held-out split (bridge/splits.py)
 DEFAULT_PROMPT = (
     "你是一个医疗专家，你的任务是临床术语标准化。\n"
     "具体来说，针对给出的通用语，转换为相应的标准化医学术语，确保转换后的内容符合医学专业标准，"
@@ -98,12 +98,13 @@ def read_raw(path: Path) -> Iterator[tuple[object, object]]:
 
 def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: Counts, dedup: bool = False,
           progress=None) -> dict[str, list[dict]]:
-    """Train: up to ``train_size`` rows of the train file; test: ``test_size`` rows of the val file (seeded)."""
-    splits = {}
+    """Train: up to ``train_size`` rows of the train file; test: ``test_size`` rows of the val file (seeded);
+    the val rows left over are the ``pool`` the leak rule refills from."""
+    splits, pools = {}, {}
     for split, size_key in (("train", "train_size"), ("test", "test_size")):
         records = [r for path in inputs[split] for r in convert(read_raw(path), prompt, counts)]
-        splits[split] = sample_ordered(records, params[size_key], params["seed"])
-    return mark_duplicates(splits, counts, drop=dedup)
+        splits[split], pools[split] = sample_with_rest(records, params[size_key], params["seed"])
+    return {**mark_duplicates(splits, counts, drop=dedup), "pool": pools["test"]}
 
 
 def find_inputs(raw: Path) -> dict[str, list[Path]]:

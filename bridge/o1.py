@@ -18,11 +18,14 @@ from bridge.common import (
     mark_duplicates,
     require_keys,
     sample_ordered,
+    sample_with_rest,
 )
 from bridge.jsonstream import iter_json_array
 
 NAME = "o1"
-VERSION = 1
+VERSION = 2  # 2: leak-free held-out split (bridge/splits.py); language detected from the content
+#: The held-out split is cut from the training file (see bridge/splits.py).
+SAME_FILE_SPLIT = True
 DEFAULT_PROMPT = "诊断问题：{question}"
 DEFAULT_PROMPT_EN = "Question: {question}"
 PROMPT_FIELDS = ("question",)
@@ -73,19 +76,49 @@ def convert(records: Iterable[dict], prompt: Prompt, counts: Counts | None = Non
         if is_blank(raw["Complex_CoT"]):
             counts.skip("empty_cot")
             continue
+        if not all(isinstance(raw[key], str) for key in RECORD_KEYS):
+            counts.skip("not_text")  # a number or a list where the text belongs
+            continue
         yield {"instruction": prompt.render(question=raw["Question"]), "input": "",
                "output": render_output(raw["Complex_CoT"], raw["Response"], form, lang)}
 
 
+#: CJK ideograph blocks: the URO, extension A, and the compatibility ideographs.
+_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF))
+#: How much of the file decides its language: the first records, the start of each field.
+LANG_SAMPLE_RECORDS, LANG_SAMPLE_CHARS = 50, 400
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return any(lo <= code <= hi for lo, hi in _CJK)
+
+
 def detect_lang(path: Path) -> str:
-    """medical_o1_sft_Chinese.json is Chinese; medical_o1_sft.json is English."""
-    return "zh" if "chinese" in path.name.lower() else "en"
+    """"zh" when CJK ideographs make up at least half of the letters in the first records' text, else "en".
+
+    The content decides, not the file name (a copy of the Chinese file under any name is Chinese);
+    ``--lang`` overrides. A file with no letters in its first records counts as Chinese, the default.
+    """
+    cjk = letters = 0
+    for index, raw in enumerate(iter_json_array(path)):
+        if index >= LANG_SAMPLE_RECORDS:
+            break
+        if not isinstance(raw, dict):
+            continue
+        for key in RECORD_KEYS:
+            value = raw.get(key)
+            for char in value[:LANG_SAMPLE_CHARS] if isinstance(value, str) else ():
+                if char.isalpha():
+                    letters += 1
+                    cjk += _is_cjk(char)
+    return "en" if letters and cjk * 2 < letters else "zh"
 
 
 def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: Counts, dedup: bool = False,
           progress: Callable[[int], None] | None = None) -> dict[str, list[dict]]:
     """Seeded disjoint split of one file: ``test_size`` (at most 20 %) held out, up to ``train_size`` of the rest
-    for training."""
+    for training; records in neither are the ``pool`` the leak rule refills from."""
     records = []
     for path in inputs["train"]:
         stream = iter_json_array(path, progress)
@@ -94,8 +127,9 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     test_idx = set(sample_ordered(list(range(len(records))), test_size, params["seed"]))
     test = [r for i, r in enumerate(records) if i in test_idx]
     rest = [r for i, r in enumerate(records) if i not in test_idx]
-    splits = {"train": sample_ordered(rest, params["train_size"], params["seed"] + 1), "test": test}
-    return mark_duplicates(splits, counts, drop=dedup)
+    train, pool = sample_with_rest(rest, params["train_size"], params["seed"] + 1)
+    splits = {"train": train, "test": test}
+    return {**mark_duplicates(splits, counts, drop=dedup), "pool": pool}
 
 
 def find_inputs(raw: Path, lang: str = "zh") -> dict[str, list[Path]]:

@@ -1,9 +1,10 @@
-"""Small but realistic raw files for all four sources, in their exact published formats.
+"""Small but realistic raw files for every source, in their exact published formats.
 
 ``bridge samples --out DIR`` writes them (deterministic for a seed) so the demo and the tests run the
 real converters on real file formats without a download: a ModelScope-style dialogue JSON array and a
 GB18030 Toyhom CSV, Yidu-N7K xlsx, IMCS-V2 dicts with two reports per dialogue (and the unlabelled
-test file), and medical-o1 json. They include the real data's awkward cases: "无" questions, empty
+test file), medical-o1 json, and the exams (CMB-Exam json, CMExam csv, CMMLU csv; see
+``bridge.exam_samples``). They include the real data's awkward cases: "无" questions, empty
 answers, empty cells, multi-term ``##`` outputs, "（空）" turns, a BOM, exact duplicates.
 """
 
@@ -19,7 +20,8 @@ from medft.io import atomic_write_bytes, atomic_write_text, atomic_writer
 from medft.tiny_models import corpus_lines
 
 DEFAULT_SIZES = {"dialog": 300, "dialog_csv": 60, "norm_train": 200, "norm_val": 60, "mrg_train": 40,
-                 "mrg_dev": 12, "mrg_test": 10, "o1": 60, "o1_en": 20}
+                 "mrg_dev": 12, "mrg_test": 10, "o1": 60, "o1_en": 20,
+                 "cmb_train": 120, "cmexam_train": 80, "cmexam_val": 20, "cmexam_test": 40, "cmmlu_test": 8}
 
 
 def _vocab() -> dict[str, list[str]]:
@@ -230,6 +232,8 @@ def _json_text(obj) -> str:
 
 def sample_paths(out: str | Path) -> dict[str, Path]:
     """Where ``write_samples`` puts each file (the ``raw/`` layout the converters look for)."""
+    from bridge import exam_samples  # it builds on this module's vocabulary
+
     out = Path(out)
     return {
         "dialog": out / "dialog" / "data" / "train_0001_of_0001.json",
@@ -241,11 +245,15 @@ def sample_paths(out: str | Path) -> dict[str, Path]:
         "mrg_test": out / "mrg" / "IMCS-V2_test.json",
         "o1": out / "o1" / "medical_o1_sft_Chinese.json",
         "o1_en": out / "o1" / "medical_o1_sft.json",
+        **exam_samples.sample_paths(out),
     }
 
 
 def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, Path]:
     """Write every sample raw file under ``out`` in the ``raw/`` layout; return {label: path}."""
+    from bridge import exam_samples
+
+    out = Path(out)
     files = sample_paths(out)
     n = {**DEFAULT_SIZES, **(sizes or {})}
     rng = random.Random(seed)
@@ -259,4 +267,5 @@ def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None =
     atomic_write_text(files["mrg_test"], _json_text(imcs_file(n["mrg_test"], rng, False, 30000000)))
     atomic_write_text(files["o1"], _json_text(o1_records(n["o1"], rng)))
     atomic_write_text(files["o1_en"], _json_text(o1_records(n["o1_en"], rng, english=True)))
+    exam_samples.write_samples(out, seed, n)
     return files

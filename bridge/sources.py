@@ -4,22 +4,37 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bridge import dialog, mrg, norm, o1
+from bridge import cmb, cmexam, cmmlu, dialog, mrg, norm, o1
 from bridge.common import BridgeError
 
 #: source name -> converter module (NAME, VERSION, DEFAULT_PROMPT, PROMPT_FIELDS, DEFAULT_PARAMS,
-#: convert, build, find_inputs). `bridge convert` with no SOURCE runs those present under raw/ in this order.
-SOURCES: dict[str, ModuleType] = {"dialog": dialog, "norm": norm, "mrg": mrg, "o1": o1}
+#: convert, build, find_inputs; optionally SPLITS). `bridge convert` with no SOURCE runs those present
+#: under raw/ in this order.
+SOURCES: dict[str, ModuleType] = {"dialog": dialog, "norm": norm, "mrg": mrg, "o1": o1,
+                                  "cmb": cmb, "cmexam": cmexam, "cmmlu": cmmlu}
+#: The splits a source writes unless its module says otherwise (the exams add "dev", a few-shot pool;
+#: cmmlu has no "train").
+DEFAULT_SPLITS = ("train", "test")
 
 
-def dataset_names(source: str) -> tuple[str, str]:
-    """The dataset_info.json names of a source's train and test files, e.g. ("med_norm", "med_norm_test")."""
-    return f"med_{source}", f"med_{source}_test"
+def splits(source: str) -> tuple[str, ...]:
+    """The splits ``source`` writes, e.g. ("train", "test") or ("train", "test", "dev")."""
+    return tuple(getattr(get_source(source), "SPLITS", DEFAULT_SPLITS))
+
+
+def split_name(source: str, split: str) -> str:
+    """The dataset_info.json name of one split: "med_norm" for train, "med_norm_test", "med_cmb_dev"."""
+    return f"med_{source}" if split == "train" else f"med_{source}_{split}"
+
+
+def dataset_names(source: str) -> dict[str, str]:
+    """split -> dataset_info.json name, e.g. {"train": "med_norm", "test": "med_norm_test"}."""
+    return {split: split_name(source, split) for split in splits(source)}
 
 
 def output_files(source: str) -> dict[str, str]:
     """File names (relative to dataset_dir) of a source's converted splits."""
-    return {"train": f"{source}_train.jsonl", "test": f"{source}_test.jsonl"}
+    return {split: f"{source}_{split}.jsonl" for split in splits(source)}
 
 
 def get_source(name: str) -> ModuleType:

@@ -9,7 +9,6 @@ with the cached ids. The result is identical to calling ``encode_oneturn`` recor
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
@@ -135,12 +134,10 @@ def response_truncated(prompt_len: int, response_len: int, cutoff_len: int) -> b
 
 
 def read_jsonl_or_json(path: Path) -> list[dict]:
-    """Records of a registered file (.jsonl or .json array)."""
-    if path.suffix == ".jsonl":
-        with open(path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
-    with open(path, encoding="utf-8-sig") as handle:
-        return json.load(handle)
+    """Records of a registered file (.jsonl or .json array); unreadable files are one-line BridgeErrors."""
+    from bridge.userdata import read_records
+
+    return read_records(path)
 
 
 def recommend_cutoff(p99s: list[int]) -> int:
@@ -156,6 +153,10 @@ def compute_stats(dataset_dir: str | Path, model: str | Path, template: str = "q
 
     dataset_dir = Path(dataset_dir)
     info = registry.load_dataset_info(dataset_dir)
+    half = registry.pending_names(dataset_dir)
+    if half:
+        raise BridgeError(f"{dataset_dir}: a conversion of {', '.join(half)} was interrupted while replacing its "
+                          "files; run `python -m bridge recover` (any bridge convert also finishes it) first")
     unknown = [n for n in names or [] if n not in info]
     if unknown:
         raise BridgeError(f"not registered in {dataset_dir / registry.INFO_NAME}: {unknown}; known: {sorted(info)}")
@@ -169,6 +170,10 @@ def compute_stats(dataset_dir: str | Path, model: str | Path, template: str = "q
     result = {"tokenizer": str(model), "template": template, "cutoff_len": cutoff_len, "datasets": {}}
     for name in names or list(info):
         entry = info[name]
+        if not isinstance(entry, dict):
+            if notes:
+                notes(f"{name}: skipped, its dataset_info.json entry is not an object")
+            continue
         path = Path(entry.get("file_name", ""))
         path = path if path.is_absolute() else dataset_dir / path
         if entry.get("formatting", "alpaca") != "alpaca":

@@ -38,8 +38,40 @@ def open_text(path: str | Path, encoding: str | None = None) -> io.TextIOWrapper
     return open(path, encoding=enc, newline="")
 
 
+def is_truncation(exc: UnicodeDecodeError) -> bool:
+    """True when decoding failed only because the data ends inside a multi-byte character."""
+    return exc.reason in ("unexpected end of data", "incomplete multibyte sequence") and exc.end >= len(exc.object)
+
+
+def truncated(path: str | Path, at_byte: int | None = None) -> str:
+    """The message for a file that ends inside a multi-byte character: cut short, not in another encoding."""
+    where = f" (byte {at_byte})" if at_byte is not None else ""
+    return (f"{path}: the file is truncated: it ends inside a multi-byte character{where}; "
+            "the download or copy was cut short, fetch it again")
+
+
+def utf8_problem(path: str | Path, exc: UnicodeDecodeError, data: bytes | None = None, offset: int = 0) -> str:
+    """One line for a file that failed to decode as UTF-8: truncated, GBK (Windows "ANSI"), or just not UTF-8.
+
+    ``data`` (the whole file, when at hand) lets the message say whether GB18030 would read it; ``offset``
+    is the position of ``exc.object`` in the file.
+    """
+    if is_truncation(exc):
+        return truncated(path, offset + exc.start)
+    hint = ""
+    if data is not None:
+        try:
+            data.decode("gb18030")
+            hint = ' (it reads as GBK/GB18030, what Windows Notepad saves as "ANSI": re-save it as UTF-8)'
+        except UnicodeDecodeError:
+            pass
+    return f"{path}: not UTF-8 text (byte {offset + exc.start}: {exc.reason}){hint}"
+
+
 def decode_error(path: str | Path, enc: str, exc: UnicodeDecodeError) -> BridgeError:
     """The message for a file that is not valid text in the encoding it was read with."""
+    if is_truncation(exc):
+        return BridgeError(truncated(path))
     return BridgeError(
         f"{path}: cannot decode as {enc} ({exc.reason}); pass --encoding (utf-8, utf-8-sig or gb18030)"
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from bridge import registry
-from bridge.common import BridgeError
+from bridge.common import BridgeError, jsonl_line
 from bridge.jsonstream import load_json
-from medft.io import sha256_file
+from bridge.splits import leak_free
+from bridge.textfile import truncated, utf8_problem
+from medft.io import sha256_file, staged_writer
 
 MAX_PROBLEMS = 20
 SHAREGPT_STYLES = {
@@ -18,19 +21,38 @@ SHAREGPT_STYLES = {
 }
 
 
+def _jsonl_records(path: Path, handle) -> list:
+    records = []
+    offset = 0
+    for lineno, raw in enumerate(handle, 1):
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data" and not raw.endswith(b"\n"):
+                raise BridgeError(truncated(path, offset + exc.start)) from None
+            problem = utf8_problem(path, exc, raw, offset).replace(f"{path}: ", f"{path}: line {lineno}: ", 1)
+            raise BridgeError(problem) from None
+        offset += len(raw)
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise BridgeError(f"{path}: line {lineno}, column {exc.colno}: malformed JSON: {exc.msg}") from None
+        except RecursionError:
+            raise BridgeError(f"{path}: line {lineno}: JSON nested too deeply to read") from None
+    return records
+
+
 def read_records(path: Path) -> list:
     """Records of a .json array or a .jsonl file (one object per line); decode errors name file and line."""
+    path = Path(path)
     if path.suffix.lower() == ".jsonl":
-        records = []
-        with open(path, encoding="utf-8-sig") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise BridgeError(f"{path}: line {lineno}, column {exc.colno}: malformed JSON: {exc.msg}") from None
-        return records
+        try:
+            with open(path, "rb") as handle:  # bytes: a line that is not UTF-8 is reported with its number
+                return _jsonl_records(path, handle)
+        except OSError as exc:
+            raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
     data = load_json(path)
     if not isinstance(data, list):
         raise BridgeError(f"{path}: expected a JSON array of records (or a .jsonl file)")
@@ -89,10 +111,18 @@ def validate(records: list, formatting: str) -> tuple[dict, list[str]]:
     return {"tags": columns_tags, "columns": columns}, problems
 
 
-def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatting: str | None = None,
-                  force: bool = False, dry_run: bool = False) -> dict:
-    """Validate ``path`` and register it as ``name``; returns the entry written (or that would be)."""
-    path, dataset_dir = Path(path), Path(dataset_dir)
+def _entry(file_name: str, formatting: str, result) -> dict:
+    entry = {"file_name": file_name, "formatting": formatting}
+    if formatting == "alpaca":
+        entry["columns"] = result
+    else:
+        entry["columns"] = result["columns"]
+        if result["tags"]:
+            entry["tags"] = result["tags"]
+    return entry
+
+
+def _read_valid(path: Path, formatting: str | None) -> tuple[list, str, dict]:
     if not path.is_file():
         raise BridgeError(f"file not found: {path}")
     records = read_records(path)
@@ -102,24 +132,63 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     result, problems = validate(records, formatting)
     if problems:
         raise BridgeError(f"{path} is not a valid {formatting} file:\n  " + "\n  ".join(problems))
+    return records, formatting, result
+
+
+def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatting: str | None = None,
+                  force: bool = False, dry_run: bool = False, test_path: str | Path | None = None) -> dict:
+    """Validate ``path`` and register it as ``name``; returns the entry written (or that would be).
+
+    With ``test_path`` (a held-out file in the same format) a leak-free copy of it is written to
+    ``<dataset_dir>/<name>_test.jsonl`` and registered as ``<name>_test``: records whose prompt is also in
+    ``path`` or earlier in ``test_path`` are left out (bridge/splits.py; the user's files are never
+    changed). Both entries and the copy are committed together.
+    """
+    path, dataset_dir = Path(path), Path(dataset_dir)
+    records, formatting, result = _read_valid(path, formatting)
     try:
         file_name = str(path.resolve().relative_to(dataset_dir.resolve()))
     except ValueError:
         file_name = str(path.resolve())  # LLaMA-Factory accepts absolute file_name outside dataset_dir
-    entry = {"file_name": file_name, "formatting": formatting}
-    if formatting == "alpaca":
-        entry["columns"] = result
-    else:
-        entry["columns"] = result["columns"]
-        if result["tags"]:
-            entry["tags"] = result["tags"]
-    manifest_entry = {"file_name": file_name, "sha256": sha256_file(path),
-                      "source": {"path": str(path.resolve()), "sha256": sha256_file(path)},
-                      "converter": "register", "converter_version": 1, "params": {"formatting": formatting},
-                      "counts": {"read": len(records), "written": {"train": len(records)}}}
+    entry = _entry(file_name, formatting, result)
+    source_sha = sha256_file(path)
+    manifest_entries = {name: {"file_name": file_name, "sha256": source_sha,
+                               "source": {"path": str(path.resolve()), "sha256": source_sha},
+                               "converter": "register", "converter_version": 1, "params": {"formatting": formatting},
+                               "counts": {"read": len(records), "written": {"train": len(records)}}}}
+    entries = {name: entry}
+    out = {"entry": entry, "rows": len(records)}
+    held = None
+    if test_path is not None:
+        test_path = Path(test_path)
+        test_name, test_file = f"{name}_test", f"{name}_test.jsonl"
+        target = dataset_dir / test_file
+        if target.resolve() in (path.resolve(), test_path.resolve()):
+            raise BridgeError(f"{target} is an input: the held-out copy would overwrite it; register under another "
+                              "name or move the file")
+        test_records, _, _ = _read_valid(test_path, formatting)
+        held = leak_free(records, test_records, len(test_records))
+        if not held.test:
+            raise BridgeError(f"{test_path}: all {len(test_records)} held-out records share their prompt with "
+                              f"{path} or an earlier held-out record; nothing was registered")
+        entries[test_name] = {**entry, "file_name": test_file}
+        out.update(test_entry=entries[test_name], test_rows=len(held.test), leaks_removed=held.removed)
     info, manifest = registry.load_dataset_info(dataset_dir), registry.load_manifest(dataset_dir)
-    registry.check_conflicts(info, manifest, {name: entry}, force)
+    registry.check_conflicts(info, manifest, entries, force)
     if dry_run:
-        return {"entry": entry, "rows": len(records), "status": "dry-run"}
-    changes = registry.register(dataset_dir, {name: entry}, {name: manifest_entry}, force=force)
-    return {"entry": entry, "rows": len(records), "status": changes[name]}
+        return {**out, "status": "dry-run"}
+    staged = {}
+    if held is not None:
+        with staged_writer(dataset_dir / test_file, "wb") as (handle, tmp):
+            data = "".join(jsonl_line(r) for r in held.test).encode("utf-8")
+            handle.write(data)
+        staged[test_file] = tmp
+        test_sha = sha256_file(test_path)
+        manifest_entries[test_name] = {
+            "file_name": test_file, "sha256": hashlib.sha256(data).hexdigest(),
+            "source": {"path": str(test_path.resolve()), "sha256": test_sha}, "converter": "register",
+            "converter_version": 1, "params": {"formatting": formatting},
+            "counts": {"read": len(test_records), "written": {"test": len(held.test)},
+                       "leaks_removed": held.removed}}
+    changes = registry.commit(dataset_dir, staged, entries, manifest_entries, force=force)
+    return {**out, "status": changes[name], "changes": changes}

@@ -38,7 +38,8 @@ def _specs(models: tuple[str, ...]):
               help="Model to evaluate (repeatable): a model dir, an adapter dir, a run dir (runs/<name>) or a "
                    "server URL http://host:port/v1[#served-name].")
 @click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
-              help="Registered held-out dataset, NAME or NAME:TASK (norm, mrg, dialog, o1); repeatable.")
+              help="Registered held-out dataset, NAME or NAME:TASK (norm, mrg, dialog, o1, mcq); repeatable. "
+                   "Exams: med_cmb_test, med_cmexam_test, med_cmmlu_test.")
 @click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="LLaMA-Factory dataset_dir [default: dataset_info/].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -57,14 +58,21 @@ def _specs(models: tuple[str, ...]):
               help="Paired-bootstrap resamples for the CIs of every metric and Δ; 0 turns CIs off.")
 @click.option("--ci-level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
               help="Confidence level of the intervals.")
+@click.option("--mode", type=click.Choice(["generate", "loglik"]), default="generate", show_default=True,
+              help="Exam sets (cmb, cmexam, cmmlu): generate an answer, or pick the most likely option letter "
+                   "(loglik, for base models; no generation).")
+@click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Exam sets: examples per question from the benchmark's dev pool (deterministic).")
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
               help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
 def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
-                max_new_tokens, seed, bootstrap, ci_level, predict_only, concurrency) -> None:
+                max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
+    from eval.fewshot import FewShotError
     from eval.heldout import HeldoutError
+    from eval.loglik import LoglikError
     from eval.models import ModelSpecError
     from eval.pipeline import evaluate
     from eval.predict import GenerationSettings, PredictionCacheError
@@ -76,9 +84,10 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             _specs(models), list(datasets), dataset_dir or default_dataset_dir(), out_dir, template=template,
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
-            bootstrap=bootstrap, ci_level=ci_level, concurrency=concurrency,
+            bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots, concurrency=concurrency,
         )
-    except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, RemoteError) as exc:
+    except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, FewShotError,
+            LoglikError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc
     if predict_only:
         console.print(f"predictions in {out_dir / 'predictions'}")
@@ -86,6 +95,10 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
     for table in tables(results):
         print_wide(table)
     console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
+    from eval.breakdown import broken_down
+
+    if broken_down(results):
+        console.print(f"exams by category: {out_dir}/categories.md, {out_dir}/categories_<dataset>.png")
 
 
 @eval_group.command("report")

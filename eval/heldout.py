@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bridge.common import BridgeError
 from bridge.userdata import read_records
-from eval.tasks import TASKS
+from eval.tasks import ALIASES, TASKS
 
 
 class HeldoutError(ValueError):
@@ -15,8 +14,8 @@ class HeldoutError(ValueError):
 
 
 def task_of(dataset: str) -> str:
-    """The task of a dataset: ``med_norm_test`` → ``norm`` (the first known task word in the name),
-    or the explicit suffix of ``my_terms:norm``."""
+    """The task of a dataset: ``med_norm_test`` → ``norm`` (the first known task word in the name; an exam
+    name such as ``med_cmb_test`` → ``mcq``), or the explicit suffix of ``my_terms:norm``."""
     name, _, explicit = dataset.partition(":")
     if explicit:
         if explicit not in TASKS:
@@ -25,6 +24,8 @@ def task_of(dataset: str) -> str:
     for part in name.replace("-", "_").split("_"):
         if part in TASKS:
             return part
+        if part in ALIASES:
+            return ALIASES[part]
     raise HeldoutError(
         f"cannot tell the task of dataset {dataset!r} from its name: write it as {name}:TASK with TASK one of "
         f"{sorted(TASKS)}"
@@ -38,19 +39,19 @@ def dataset_name(dataset: str) -> str:
 
 def dataset_file(dataset_dir: Path, dataset: str) -> Path:
     """The file registered for ``dataset`` in ``<dataset_dir>/dataset_info.json``."""
+    from bridge.registry import load_dataset_info, pending_names
+
     info_path = dataset_dir / "dataset_info.json"
+    if not info_path.exists():
+        raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)")
     try:
-        info = json.loads(info_path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)") from exc
-    except IsADirectoryError as exc:
-        raise HeldoutError(f"{info_path} is a directory; expected LLaMA-Factory's dataset_info.json file") from exc
-    except UnicodeDecodeError as exc:
-        raise HeldoutError(f"{info_path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise HeldoutError(f"{info_path} is not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
-    if not isinstance(info, dict):
-        raise HeldoutError(f"{info_path}: expected a JSON object of dataset entries")
+        info = load_dataset_info(dataset_dir)  # bridge's reader: GBK, a directory, not an object -> one line
+        half = pending_names(dataset_dir)
+    except BridgeError as exc:
+        raise HeldoutError(exc.message) from exc
+    if dataset in half:
+        raise HeldoutError(f"{dataset_dir}: the conversion of {dataset!r} was interrupted while replacing its "
+                           "files; run `python -m bridge recover` to finish it, then evaluate")
     if dataset not in info:
         raise HeldoutError(f"dataset {dataset!r} is not registered in {info_path}; registered: {sorted(info)}")
     if not isinstance(info[dataset], dict) or not isinstance(info[dataset].get("file_name"), str):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from eval import fewshot, loglik
 from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
 from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
@@ -52,6 +53,8 @@ def evaluate(
     predict_only: bool = False,
     bootstrap: int = DEFAULT_RESAMPLES,
     ci_level: float = DEFAULT_LEVEL,
+    mode: str = "generate",
+    shots: int = 0,
     concurrency: int = 8,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
@@ -61,6 +64,8 @@ def evaluate(
     Predictions are reused across calls (see ``eval.predict``), so rerunning after an
     interruption, or adding a model, only generates what is missing. ``bootstrap`` resamples (0: none)
     give each metric a ``ci_level`` interval and each model's Δ to the first model a paired one.
+    Exam sets (task ``mcq``) take ``shots`` examples from their dev pool (``eval.fewshot``) and are
+    answered by generation or, with ``mode="loglik"``, by the most likely option letter (``eval.loglik``).
     A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight.
     """
     from eval import remote
@@ -68,7 +73,9 @@ def evaluate(
     settings = settings or GenerationSettings(max_new_tokens=0)
     models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
-    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, concurrency)
+    loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
+              for name, (task, records) in loaded.items()}
+    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency)
     if predict_only:
         return {}
     results: Results = {spec.label: {} for spec in models}
@@ -91,13 +98,14 @@ def evaluate(
         "dataset_dir": str(dataset_dir), "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
         "generation": dict(settings.__dict__),
         "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
+        "mcq": {"mode": mode, "shots": shots},
     }
     write_reports(results, out_dir, meta)
     return results
 
 
 def _predict_all(models, loaded, out_dir, template, settings, batch_size, device,
-                 concurrency=8) -> dict[str, dict[str, list[str]]]:
+                 mode: str = "generate", concurrency: int = 8) -> dict[str, dict[str, list[str]]]:
     from eval import remote
 
     predictions: dict[str, dict[str, list[str]]] = {spec.label: {} for spec in models}
@@ -112,11 +120,15 @@ def _predict_all(models, loaded, out_dir, template, settings, batch_size, device
                     settings, max_new_tokens=get_task(task).max_new_tokens)
                 before = progress.tasks[0].completed
                 path = predictions_path(out_dir, spec.label, dataset)
+                predict = loglik.choose if mode == loglik.MODE and task == "mcq" else generate
                 if spec.endpoint:
+                    if predict is not generate:
+                        raise remote.RemoteError(f"{spec.label}: --mode loglik reads option likelihoods from the "
+                                                 "weights in-process; a server model answers with --mode generate")
                     predictions[spec.label][dataset] = remote.generate(
                         spec, records, path, task_settings, concurrency, on_batch=lambda n: progress.advance(bar, n))
                 else:
-                    predictions[spec.label][dataset] = generate(
+                    predictions[spec.label][dataset] = predict(
                         spec, records, path, template or spec.template or DEFAULT_TEMPLATE, task_settings,
                         batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
                     )

@@ -21,10 +21,15 @@ def prompt_ids(tokenizer, template_name: str, record: dict, system: str | None =
     """Token ids of the prompt for an alpaca ``record``: ``instruction`` and ``input`` joined by a newline.
 
     This mirrors LLaMA-Factory's AlpacaDatasetConverter and ``encode_oneturn``, so the model sees at
-    evaluation exactly the prefix it was trained to continue (system prompt included).
+    evaluation exactly the prefix it was trained to continue (system prompt included). An alpaca
+    ``history`` ([[query, answer], ...], how eval passes few-shot examples) becomes earlier turns, as
+    LLaMA-Factory's converter makes them.
     """
     query = "\n".join(part for part in (record.get("instruction"), record.get("input")) if part)
-    messages = [{"role": "user", "content": query}, {"role": "assistant", "content": ""}]
+    messages = []
+    for old_query, old_answer in record.get("history") or []:
+        messages += [{"role": "user", "content": old_query}, {"role": "assistant", "content": old_answer}]
+    messages += [{"role": "user", "content": query}, {"role": "assistant", "content": ""}]
     ids, _ = template_for(tokenizer, template_name).encode_oneturn(
         tokenizer, messages, system or record.get("system") or None
     )

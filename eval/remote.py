@@ -57,11 +57,15 @@ def split_endpoint(location: str) -> tuple[str, str | None]:
 
 def messages_for(record: dict, system: str | None = None) -> Messages:
     """Chat messages for an alpaca record: ``instruction`` and ``input`` joined by a newline, as
-    LLaMA-Factory's AlpacaDatasetConverter (and ``eval.prompting``) join them; a record's ``system``
-    becomes a system message, which LLaMA-Factory's server passes to the template as the system prompt."""
+    LLaMA-Factory's AlpacaDatasetConverter (and ``eval.prompting``) join them; a ``history`` (few-shot
+    examples) becomes earlier user/assistant turns; a record's ``system`` becomes a system message, which
+    LLaMA-Factory's server passes to the template as the system prompt."""
     query = "\n".join(part for part in (record.get("instruction"), record.get("input")) if part)
     system = system or record.get("system")
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": query}]
+    messages = [{"role": "system", "content": system}] if system else []
+    for old_query, old_answer in record.get("history") or []:
+        messages += [{"role": "user", "content": old_query}, {"role": "assistant", "content": old_answer}]
+    return [*messages, {"role": "user", "content": query}]
 
 
 def request_options(settings: GenerationSettings) -> dict:

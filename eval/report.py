@@ -196,4 +196,7 @@ def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
     level = (meta.get("bootstrap") or {}).get("level")
     atomic_write_text(out_dir / "report.md", markdown(results, level=level))
     atomic_write_bytes(out_dir / "report.png", bar_chart_png(results))
-    return [out_dir / f"report.{ext}" for ext in ("json", "csv", "md", "png")]
+    from eval import breakdown  # exam sets: per-category table and grouped-bar PNG beside the report
+
+    written = [out_dir / f"report.{ext}" for ext in ("json", "csv", "md", "png")]
+    return written + breakdown.write(results, out_dir, level)

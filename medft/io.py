@@ -1,9 +1,13 @@
-"""Atomic file writes and hashing.
+"""Atomic file writes, medft's temporary files, and hashing.
 
 Every output medft produces goes through here, so that a failed or interrupted run
 leaves the previous file intact: data is written to a temporary file in the same
 directory, flushed to disk, and only then renamed over the target (rename is atomic
 on POSIX within one filesystem).
+
+Temporary files are named ``.<target>.medft<pid>-<host>.<random>.tmp``: the pid and a hash
+of the host name say which process wrote them, so a later run can remove those of processes
+that died (killed mid-write) without touching a live writer's file or anyone else's ``.tmp``.
 """
 
 from __future__ import annotations
@@ -12,10 +16,103 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+#: medft's own temporary files (see the module docstring); nothing else is ever cleaned up.
+TEMP_PATTERN = re.compile(r"^\.(?P<target>.+)\.medft(?P<pid>\d+)-(?P<host>[0-9a-f]{8})\.[a-z0-9_]+\.tmp$")
+
+
+def _host() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def temp_name(target_name: str, pid: int | None = None) -> str:
+    """A fresh temporary-file name for ``target_name`` in medft's pattern (``pid`` defaults to ours)."""
+    token = secrets.token_hex(4)
+    return f".{target_name}.medft{os.getpid() if pid is None else pid}-{_host()}.{token}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except (OverflowError, OSError):
+        return False
+    return True
+
+
+def stale_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """medft temporary files in ``directory`` left by processes of this host that no longer run."""
+    found = []
+    host = _host()
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        match = TEMP_PATTERN.match(entry.name)
+        if match and match["host"] == host and not _pid_alive(int(match["pid"])) and entry.is_file(
+                follow_symlinks=False):
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def remove_stale_temp_files(directory: str | os.PathLike, keep: Iterable[str] = ()) -> list[Path]:
+    """Delete :func:`stale_temp_files` of ``directory`` (except names in ``keep``); return what went."""
+    keep = set(keep)
+    removed = []
+    for path in stale_temp_files(directory):
+        if path.name not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _open_temp(target: Path) -> tuple[int, str]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        name = str(target.parent / temp_name(target.name))
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name next to {target}")
+
+
+@contextlib.contextmanager
+def staged_writer(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[
+        tuple[IO, Path]]:
+    """Write a complete, fsynced temporary file next to ``path`` and leave it there (``path`` untouched).
+
+    Yields ``(handle, temp_path)``. The caller renames the temporary file into place later, e.g. as one
+    step of a commit covering several files. On any exception the temporary file is removed.
+    """
+    target = Path(path)
+    if "b" in mode:
+        encoding = None
+    fd, tmp_name = _open_temp(target)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle, Path(tmp_name)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # The file was created 0600; give the output the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
 
 
 @contextlib.contextmanager
@@ -25,24 +122,13 @@ def atomic_writer(path: str | os.PathLike, mode: str = "w", encoding: str | None
     On any exception (including KeyboardInterrupt) the temporary file is removed and
     ``path`` is left exactly as it was.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if "b" in mode:
-        encoding = None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with staged_writer(path, mode, encoding) as (handle, tmp):
+        yield handle
     try:
-        with os.fdopen(fd, mode, encoding=encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; give the output the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, target)
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+            os.unlink(tmp)
         raise
 
 

@@ -17,8 +17,13 @@ def recipes() -> None:
     """Render, validate and launch fine-tuning recipes through llamafactory-cli."""
 
 
+TRUST = click.option("--trust-remote-code", is_flag=True,
+                     help="Let the model's own Python code run (config.json auto_map); off by default. "
+                          "Make: TRUST_REMOTE_CODE=1.")
+
+
 def _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes, node_rank,
-             master_addr, master_port, ds, use_ray):
+             master_addr, master_port, ds, use_ray, trust_remote_code=False):
     from recipes.launch import Distributed
     from recipes.render import RecipeError, parse_overrides
     from recipes.train import TrainRequest
@@ -29,7 +34,7 @@ def _request(method, model, datasets, overrides, run_name, resume, force, datase
         raise click.UsageError(str(exc)) from exc
     return TrainRequest(
         method=method, model=model, datasets=datasets, overrides=parsed, run_name=run_name, resume=resume,
-        force=force, dataset_dir=dataset_dir, deepspeed=ds,
+        force=force, dataset_dir=dataset_dir, deepspeed=ds, trust_remote_code=trust_remote_code,
         distributed=Distributed(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                 master_port=master_port, use_ray=use_ray),
     )
@@ -51,7 +56,8 @@ def _show_findings(plan) -> None:
 @click.option("--datasets", help="Comma-separated registered datasets, e.g. med_dialog,med_norm,med_mrg.")
 @click.option("--run", "run_name", help="Run name: runs/<name> (default <method>-<timestamp>).")
 @click.option("--resume", is_flag=True, help="Continue the run's last checkpoint.")
-@click.option("--force", is_flag=True, help="Delete an existing run directory of that name first.")
+@click.option("--force", is_flag=True,
+              help="Delete an existing run of that name first (only a medft run inside runs/).")
 @click.option("--dataset-dir", type=DIR, help="LLaMA-Factory dataset_dir [default: dataset_info/].")
 @click.option("--gpus", type=int, help="Processes on this node (torchrun through LLaMA-Factory).")
 @click.option("--nnodes", type=int, help="Machines in a multi-node run.")
@@ -60,15 +66,18 @@ def _show_findings(plan) -> None:
 @click.option("--master-port", type=int, help="Port on node 0 for multi-node runs.")
 @click.option("--ds", type=click.Choice(["z2", "z3", "z3_offload"]), help="DeepSpeed ZeRO stage config.")
 @click.option("--use-ray", is_flag=True, help="Let LLaMA-Factory schedule workers with Ray.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved YAML, command and memory estimate; run nothing.")
+@TRUST
+@click.option("--dry-run", is_flag=True,
+              help="Print the resolved YAML, command and memory estimate; run nothing (exit 2 where a launch "
+                   "would refuse).")
 def train_command(method, overrides, model, datasets, run_name, resume, force, dataset_dir, gpus, nnodes,
-                  node_rank, master_addr, master_port, ds, use_ray, dry_run) -> None:
+                  node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, dry_run) -> None:
     """Validate and launch a METHOD recipe (full, lora, qlora, freeze) with KEY=VALUE overrides."""
     from recipes.run import RunDirError
     from recipes.train import launch_plan, plan
 
     request = _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes,
-                       node_rank, master_addr, master_port, ds, use_ray)
+                       node_rank, master_addr, master_port, ds, use_ray, trust_remote_code)
     resolved = plan(request, dry_run=dry_run)
     _show_findings(resolved)
     if dry_run:
@@ -100,13 +109,17 @@ def render_command(method: str) -> None:
 
 @recipes.command("export")
 @click.argument("run_dir")
-def export_command(run_dir: str) -> None:
-    """Merge RUN_DIR's LoRA/QLoRA adapter into its base model (RUN_DIR/merged); a name under runs/ works too."""
+@TRUST
+def export_command(run_dir: str, trust_remote_code: bool) -> None:
+    """Merge RUN_DIR's LoRA/QLoRA adapter into its base model (RUN_DIR/merged); a name under runs/ works too.
+
+    Custom model code runs only if the run was trained with TRUST_REMOTE_CODE=1 or with --trust-remote-code.
+    """
     from recipes.export import export_run
     from recipes.run import RunDirError, locate
 
     try:
-        model_dir = export_run(locate(run_dir))
+        model_dir = export_run(locate(run_dir), trust_remote_code=True if trust_remote_code else None)
     except RunDirError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(f"model ready: [bold]{model_dir}[/]")
@@ -114,13 +127,14 @@ def export_command(run_dir: str) -> None:
 
 @recipes.command("chat")
 @click.argument("run_dir")
-def chat_command(run_dir: str) -> None:
+@TRUST
+def chat_command(run_dir: str, trust_remote_code: bool) -> None:
     """Chat with a run in the terminal (llamafactory-cli chat); RUN_DIR may be a name under runs/."""
     from recipes.export import chat
     from recipes.run import RunDirError, locate
 
     try:
-        sys.exit(chat(locate(run_dir)))
+        sys.exit(chat(locate(run_dir), trust_remote_code=True if trust_remote_code else None))
     except RunDirError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -15,10 +15,18 @@ log = get_logger("recipes.export")
 WHOLE_MODEL_METHODS = ("full", "freeze")
 
 
-def _base_inference_config(manifest: dict, run_dir: Path) -> dict:
-    """Model + adapter keys for loading a run; QLoRA loads its base unquantised (merging needs it)."""
+def _trust(manifest: dict, trust_remote_code: bool | None) -> bool:
+    # The run's own opt-in (recorded at training) unless the caller says otherwise; off by default.
+    return bool(manifest.get("trust_remote_code", False)) if trust_remote_code is None else trust_remote_code
+
+
+def _base_inference_config(manifest: dict, run_dir: Path, trust_remote_code: bool | None = None) -> dict:
+    """Model + adapter keys for loading a run; QLoRA loads its base unquantised (merging needs it).
+
+    ``trust_remote_code``: None follows the run's manifest (True only if training opted in).
+    """
     config = {"model_name_or_path": manifest["base_model"], "template": manifest.get("template") or "qwen",
-              "trust_remote_code": True}
+              "trust_remote_code": _trust(manifest, trust_remote_code)}
     if manifest["method"] in WHOLE_MODEL_METHODS:
         config["model_name_or_path"] = str(run_dir)
     else:
@@ -26,7 +34,7 @@ def _base_inference_config(manifest: dict, run_dir: Path) -> dict:
     return config
 
 
-def export_run(run_dir: Path) -> Path:
+def export_run(run_dir: Path, trust_remote_code: bool | None = None) -> Path:
     """Merge the adapter of ``run_dir`` into ``run_dir/merged``; return the model directory.
 
     Full and freeze runs already hold a whole model in the run directory: nothing to merge. LLaMA-
@@ -45,7 +53,7 @@ def export_run(run_dir: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     import torch
 
-    config = {**_base_inference_config(manifest, run_dir), "export_dir": str(tmp), "export_size": 5,
+    config = {**_base_inference_config(manifest, run_dir, trust_remote_code), "export_dir": str(tmp), "export_size": 5,
               "export_device": "auto" if torch.cuda.is_available() else "cpu", "export_legacy_format": False}
     atomic_write_text(run_dir / "export.yaml", render.to_yaml(config, f"medft export of {run_dir.name}"))
     argv = launch.command("export", run_dir / "export.yaml")
@@ -60,13 +68,13 @@ def export_run(run_dir: Path) -> Path:
     return merged
 
 
-def chat(run_dir: Path, extra: dict | None = None) -> int:
+def chat(run_dir: Path, extra: dict | None = None, trust_remote_code: bool | None = None) -> int:
     """Open ``llamafactory-cli chat`` on a run (its merged model when exported); return the exit code."""
     manifest = run.read_manifest(run_dir)
-    config = _base_inference_config(manifest, run_dir)
+    config = _base_inference_config(manifest, run_dir, trust_remote_code)
     if (run_dir / "merged" / "config.json").exists():
         config = {"model_name_or_path": str(run_dir / "merged"), "template": config["template"],
-                  "trust_remote_code": True}
+                  "trust_remote_code": config["trust_remote_code"]}
     config.update(extra or {})
     atomic_write_text(run_dir / "chat.yaml", render.to_yaml(config, f"medft chat with {run_dir.name}"))
     # Interactive: the child owns the terminal (stdin, and Ctrl-C goes straight to it).

@@ -31,6 +31,8 @@ class TrainRequest:
     dataset_dir: Path | None = None
     deepspeed: str | None = None
     distributed: launch.Distributed = field(default_factory=launch.Distributed)
+    #: Opt in to running the model's own Python code (TRUST_REMOTE_CODE=1); off by default.
+    trust_remote_code: bool = False
 
 
 @dataclass
@@ -84,6 +86,8 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
         user["model_name_or_path"] = str(local.resolve()) if local.exists() else request.model
     if request.datasets:
         user["dataset"] = request.datasets
+    if request.trust_remote_code:
+        user["trust_remote_code"] = True
     user.update(request.overrides)
     config = render.merge(request.method, user)
     notes: list[str] = []
@@ -92,7 +96,11 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
     if "output_dir" in user:
         findings.errors.append("output_dir is the run directory runs/<name>: choose it with RUN=<name>, not ARGS")
     name = request.run_name or run.default_name(request.method)
+    if "/" not in name and name in ("", ".", ".."):
+        findings.errors.append(f"RUN={name!r} is not a run name: use a plain name (runs/<name>) or a path")
     run_dir = (runs_dir() / name).resolve() if "/" not in name else Path(name).resolve()
+    # The same checks the launch applies, so a dry run refuses what the launch would.
+    findings.errors += run.check_run_dir(run_dir, request.resume, request.force)
     config["dataset_dir"] = str(user.get("dataset_dir", dataset_dir))
     config["output_dir"] = str(run_dir)
     # The run directory is fresh or being resumed on purpose: never let LLaMA-Factory wipe it.
@@ -126,6 +134,7 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
         findings.warnings += planned_only
     findings.errors += checked.errors
     findings.warnings += checked.warnings
+    notes += checked.notes
     if request.deepspeed and not hardware.cuda:
         findings.warnings.append("DeepSpeed needs CUDA GPUs: this machine has none, so this run can only be planned")
     memory = estimate(config, request.method)
@@ -149,6 +158,8 @@ def launch_plan(p: Plan, request: TrainRequest) -> int:
         "base_model": p.config["model_name_or_path"],
         "template": p.config.get("template"),
         "finetuning_type": p.config.get("finetuning_type"),
+        # export / chat load the model the same way: they follow this opt-in unless told otherwise.
+        "trust_remote_code": p.config.get("trust_remote_code") is True,
         "datasets": run.dataset_records(datasets, Path(p.config["dataset_dir"])),
         "seed": p.config.get("seed"),
         "command": p.shell_line(),

@@ -71,13 +71,20 @@ def check_datasets(config: dict, dataset_dir: Path) -> list[str]:
     names = {key: dataset_names(config, key) for key in ("dataset", "eval_dataset")}
     if not names["dataset"]:
         return ["no dataset: set DATASETS=med_norm,... (names from dataset_info/dataset_info.json)"]
+    from bridge.common import BridgeError
+    from bridge.registry import load_dataset_info, pending_names
+
     info_path = dataset_dir / "dataset_info.json"
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not info_path.exists():
         return [f"{info_path} does not exist: run `make data` (or `python -m bridge convert`) first"]
-    except json.JSONDecodeError as exc:
-        return [f"{info_path} is not valid JSON (line {exc.lineno}, column {exc.colno}); fix it before training"]
+    try:
+        info = load_dataset_info(dataset_dir)  # bridge's reader: GBK, a directory, not an object -> one line
+        half = pending_names(dataset_dir)
+    except BridgeError as exc:
+        return [exc.message]
+    if half:
+        return [f"{dataset_dir}: a conversion of {', '.join(half)} was interrupted while replacing its files; "
+                "run `python -m bridge recover` to finish it, then train"]
     errors = []
     for key, datasets in names.items():
         for name in datasets:
@@ -87,6 +94,9 @@ def check_datasets(config: dict, dataset_dir: Path) -> list[str]:
                 errors.append(f"{key}: {name!r} is not registered in {info_path}{hint}")
                 continue
             entry = info[name]
+            if not isinstance(entry, dict):
+                errors.append(f"{key}: the entry of {name!r} in {info_path} is not a JSON object")
+                continue
             if "file_name" not in entry:
                 continue  # hub/script datasets: LLaMA-Factory fetches them itself
             path = Path(entry["file_name"])
@@ -154,11 +164,45 @@ def check_template(config: dict) -> list[str]:
 
 
 def load_stats(dataset_dir: Path) -> dict | None:
-    """``bridge stats`` output (``<dataset_dir>/stats.json``), if it has been computed."""
+    """``bridge stats`` output (``<dataset_dir>/stats.json``), if it has been computed (and reads as such)."""
     try:
-        return json.loads((dataset_dir / "stats.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads((dataset_dir / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return data if isinstance(data, dict) and isinstance(data.get("datasets", {}), dict) else None
+
+
+def model_config(model: str) -> dict | None:
+    """The model's config.json (a local directory, or a hub id already in the cache), if readable."""
+    path = Path(model).expanduser() / "config.json"
+    if not path.is_file() and HUB_ID.match(model):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
+        path = Path(cached) if isinstance(cached, str) else path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_remote_code(config: dict) -> tuple[list[str], list[str]]:
+    """(warnings, notes) about custom model code: a config.json with ``auto_map`` names Python files that
+    run only with ``trust_remote_code`` (medft's default is off, as LLaMA-Factory's)."""
+    model = str(config.get("model_name_or_path") or "")
+    auto_map = (model_config(model) or {}).get("auto_map") if model else None
+    trusted = config.get("trust_remote_code") is True
+    if not auto_map:
+        return [], (["trust_remote_code is on: any custom code the model ships would run"] if trusted else [])
+    targets = auto_map.values() if isinstance(auto_map, dict) else [auto_map]
+    code = sorted({str(t).split("--")[-1].rsplit(".", 1)[0] for v in targets for t in (
+        v if isinstance(v, list) else [v]) if t})
+    where = f"{model} ships custom code (auto_map in config.json: {', '.join(code)})"
+    if trusted:
+        return [], [f"trust_remote_code is on: {where}; it will run when the model loads"]
+    return [f"{where}; it does not run unless you opt in with TRUST_REMOTE_CODE=1 (or trust_remote_code=true), "
+            "and loading may fail without it"], []
 
 
 def cutoff_advice(config: dict, stats: dict | None) -> list[str]:
@@ -187,4 +231,7 @@ def validate(config: dict, dataset_dir: Path, hardware: precision.Hardware | Non
     findings.errors += check_method(config)
     findings.errors += precision.problems(config, hardware)
     findings.warnings += cutoff_advice(config, load_stats(dataset_dir))
+    warnings, notes = check_remote_code(config)
+    findings.warnings += warnings
+    findings.notes += notes
     return findings

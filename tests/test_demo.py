@@ -22,7 +22,11 @@ def test_demo_runs_every_stage(tmp_path):
     assert manifest["status"] == "success" and manifest["export"]["merged_dir"] == str(run / "merged")
     report = json.loads((demo / "report" / "report.json").read_text(encoding="utf-8"))
     assert set(report["results"]) == {"base", "tuned"}
-    assert set(report["results"]["tuned"]) == {"med_norm_test", "med_mrg_test", "med_dialog_test", "med_o1_test"}
+    assert set(report["results"]["tuned"]) == {"med_norm_test", "med_mrg_test", "med_dialog_test", "med_o1_test",
+                                               "med_cmb_test"}
+    assert report["results"]["tuned"]["med_cmb_test"]["task"] == "mcq"
+    assert "score" in report["results"]["tuned"]["med_cmb_test"]["metrics"]
+    assert (demo / "report" / "categories.md").exists() and (demo / "report" / "categories_med_cmb_test.png").exists()
     assert report["models"]["tuned"]["model"] == str(run / "merged")
     for ext in ("json", "csv", "md", "png"):
         assert (demo / "report" / f"report.{ext}").exists()

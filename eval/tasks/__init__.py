@@ -6,7 +6,7 @@ its name (``med_norm_test`` → ``norm``) or an explicit ``NAME:TASK``.
 
 from __future__ import annotations
 
-from eval.tasks import free_text, mrg, norm
+from eval.tasks import free_text, mcq, mrg, norm
 from eval.tasks.base import Task
 
 TASKS: dict[str, Task] = {
@@ -14,7 +14,10 @@ TASKS: dict[str, Task] = {
     "mrg": mrg.TASK,
     "dialog": free_text.DIALOG,
     "o1": free_text.O1,
+    "mcq": mcq.TASK,
 }
+#: Words in a dataset name that stand for a task of another name (the exams are all scored as mcq).
+ALIASES: dict[str, str] = {"cmb": "mcq", "cmexam": "mcq", "cmmlu": "mcq"}
 
 
 def get_task(name: str) -> Task:

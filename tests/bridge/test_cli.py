@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from bridge.cli import bridge
@@ -18,12 +19,12 @@ def test_samples_convert_register_stats(tmp_path, tiny_qwen_path):
     assert dry.exit_code == 0, dry.output
     assert not data.exists()
     plans = [json.loads(line) for line in dry.stdout.splitlines() if line.startswith("{")]
-    assert [p["source"] for p in plans] == ["dialog", "norm", "mrg", "o1"]
+    assert [p["source"] for p in plans] == ["dialog", "norm", "mrg", "o1", "cmb", "cmexam", "cmmlu"]
     first = _run("convert", "--raw-dir", raw, "--dataset-dir", data)
     assert first.exit_code == 0, first.output
     assert "med_dialog added" in first.output
     again = _run("convert", "--raw-dir", raw, "--dataset-dir", data)
-    assert again.output.count("up to date (inputs unchanged, nothing written)") == 4
+    assert again.output.count("up to date (inputs unchanged, nothing written)") == 7
     own = tmp_path / "general.jsonl"
     own.write_text(json.dumps({"instruction": "你好", "input": "", "output": "你好！"}, ensure_ascii=False) + "\n",
                    encoding="utf-8")
@@ -47,7 +48,8 @@ def test_errors_are_one_clean_message(tmp_path):
     assert "Error: " in result.output and "is not valid JSON" in result.output and "Traceback" not in result.output
     assert (data / "dataset_info.json").read_text(encoding="utf-8") == "{broken"
     unknown = _run("convert", "nrom", "--raw-dir", raw)
-    assert unknown.exit_code == 1 and "unknown source 'nrom'; known sources: dialog, norm, mrg, o1" in unknown.output
+    assert unknown.exit_code == 1
+    assert "unknown source 'nrom'; known sources: dialog, norm, mrg, o1, cmb," in unknown.output
     empty = _run("convert", "--raw-dir", tmp_path / "nothing", "--dataset-dir", data)
     assert empty.exit_code == 1 and "no raw sources under" in empty.output
 
@@ -88,3 +90,23 @@ def test_explicit_inputs(tmp_path):
     assert en.exit_code == 0, en.output
     rec = json.loads((tmp_path / "d" / "o1_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert rec["instruction"].startswith("Question: ") and "\n### Answer:\n" in rec["output"]
+
+
+@pytest.mark.parametrize("args", [["--train-size", "-5"], ["--test-size", "-5"], ["--train-size", "0"],
+                                  ["--test-size", "0"]])
+def test_sizes_are_validated_by_click(tmp_path, args):
+    raw = tmp_path / "raw"
+    _run("samples", "--out", raw)
+    result = CliRunner().invoke(bridge, ["convert", "norm", "--raw-dir", str(raw), "--dataset-dir",
+                                         str(tmp_path / "d"), *args])
+    assert result.exit_code == 2 and f"Invalid value for '{args[0]}'" in result.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_summary_names_leaks_and_short_splits(tmp_path):
+    raw = tmp_path / "raw"
+    _run("samples", "--out", raw)
+    result = _run("convert", "o1", "--raw-dir", raw, "--dataset-dir", tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "leaks removed: " in result.output
+    assert "warning" in result.output and "fewer than the 100 asked" in result.output

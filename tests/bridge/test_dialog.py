@@ -75,15 +75,20 @@ def test_reservoir_is_uniform_enough():
 def test_duplicates_counted_and_dropped(tmp_path):
     rec = {"instruction": "咳嗽", "input": "咳嗽三天有黄痰", "output": "考虑支气管炎。", "history": None}
     other = {"instruction": "发热", "input": "发热两天", "output": "多喝水。", "history": None}
+    unique = [{"instruction": f"头痛{i}", "input": f"头痛{i}天", "output": "休息。", "history": None}
+              for i in range(10)]
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([rec, other, rec, rec] * 3, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps([rec, other, rec, rec] * 3 + unique, ensure_ascii=False), encoding="utf-8")
     inputs = {"train": [path], "test": [path]}
-    kept = convert_source("dialog", tmp_path / "keep", inputs=inputs, params={"test_size": 0})
-    assert kept.counts["duplicates"] == 10 and kept.counts["written"]["train"] == 12
-    dropped = convert_source("dialog", tmp_path / "drop", inputs=inputs, params={"test_size": 0}, dedup=True)
+    kept = convert_source("dialog", tmp_path / "keep", inputs=inputs, params={"test_size": 2})
+    assert kept.counts["duplicates"] == 10
+    assert sum(kept.counts["written"].values()) + kept.counts["leaks_removed"] == 22
+    dropped = convert_source("dialog", tmp_path / "drop", inputs=inputs, params={"test_size": 2}, dedup=True)
     assert dropped.counts["duplicates"] == 10 and dropped.counts["duplicates_dropped"] == 10
-    lines = (tmp_path / "drop" / "dialog_train.jsonl").read_text(encoding="utf-8").splitlines()
-    assert sorted(json.loads(x)["output"] for x in lines) == ["多喝水。", "考虑支气管炎。"]
+    assert dropped.counts["written"] == {"train": 10, "test": 2}
+    lines = [line for split in ("train", "test")
+             for line in (tmp_path / "drop" / f"dialog_{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(json.loads(x)["output"] for x in lines) == sorted(["多喝水。", "考虑支气管炎。"] + ["休息。"] * 10)
 
 
 CSV_TEXT = ('department,title,ask,answer\r\n'
@@ -120,3 +125,18 @@ def test_sample_csv_file_converts(samples_dir, tmp_path):
     assert result.counts["read"] == 60
     first = json.loads((tmp_path / "dialog_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert first["instruction"].startswith("主题：") and "\n内容：" in first["instruction"]
+
+
+def test_csv_field_over_128_kib(tmp_path):
+    long_answer = "多喝水，" * 50_000  # 200k characters in one quoted field
+    path = tmp_path / "big.csv"
+    path.write_text(f'department,title,ask,answer\n内科,头痛,头痛三天,"{long_answer}"\n', encoding="utf-8")
+    out = list(dialog.convert(dialog.read_csv(path), PROMPT))
+    assert out[0]["output"] == long_answer
+
+
+def test_csv_cut_mid_character_is_truncated(tmp_path):
+    path = tmp_path / "cut.csv"
+    path.write_bytes(CSV_TEXT.encode("utf-8")[:-3])
+    with pytest.raises(BridgeError, match="the file is truncated"):
+        list(dialog.read_csv(path))

@@ -81,6 +81,6 @@ def test_verify_checks_size_and_hash(tmp_path):
 
 
 def test_every_source_has_a_remote():
-    assert set(REMOTES) == {"dialog", "norm", "mrg", "o1"}
+    assert set(REMOTES) == {"dialog", "norm", "mrg", "o1", "cmb", "cmexam", "cmmlu"}
     assert all(r.manual for r in REMOTES.values())
     assert os.path.basename(REMOTES["dialog"].files[0]) == "train_0001_of_0001.json"

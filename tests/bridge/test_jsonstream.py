@@ -70,3 +70,28 @@ def test_progress_reports_bytes(tmp_path):
     seen = []
     list(iter_json_array(path, progress=seen.append))
     assert seen and seen[-1] == path.stat().st_size
+
+
+def test_a_string_field_over_8_mb_is_valid(tmp_path):
+    big = "胃" * (9 << 20)  # 9 M characters, 27 MB of UTF-8: longer than any buffer margin
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{"a": 1}, {"text": big}, {"b": 2}], ensure_ascii=False), encoding="utf-8")
+    items = list(iter_json_array(path))
+    assert items[0] == {"a": 1} and items[2] == {"b": 2} and items[1]["text"] == big
+
+
+def test_a_long_unterminated_string_is_still_malformed(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('[{"text": "' + "x" * (9 << 20) + "}]", encoding="utf-8")
+    with pytest.raises(BridgeError, match="malformed JSON: Unterminated string"):
+        list(iter_json_array(path))
+
+
+@pytest.mark.parametrize("reader", [iter_json_array, load_json])
+def test_file_cut_mid_character_is_truncated(tmp_path, reader):
+    path = tmp_path / "cut.json"
+    path.write_bytes('[{"q": "胃疼反酸"}]'.encode()[:-4])  # ends inside the last Chinese character
+    with pytest.raises(BridgeError, match="the file is truncated") as caught:
+        result = reader(path)
+        list(result) if reader is iter_json_array else result
+    assert "not UTF-8" not in caught.value.message

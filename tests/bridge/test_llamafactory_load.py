@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def test_every_registered_dataset_trains_one_step(converted_dir, tiny_qwen_path, tmp_path):
     info = json.loads((converted_dir / "dataset_info.json").read_text(encoding="utf-8"))
     names = [name for name in info if name.startswith("med_")]
-    assert len(names) == 8
+    assert len(names) == 16  # 4 sources x (train, test) + cmb/cmexam (train, test, dev) + cmmlu (test, dev)
     config = tmp_path / "train.yaml"
     out = tmp_path / "out"
     # JSON is valid YAML; LLaMA-Factory loads every listed dataset (and tokenizes it) before step 1.

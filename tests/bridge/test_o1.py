@@ -46,3 +46,22 @@ def test_sample_split_is_disjoint_and_capped(samples_dir, tmp_path):
     assert all(json.loads(x)["output"].startswith("<think>\n") for x in train)
     en = convert_source("o1", tmp_path / "en", raw_dir=samples_dir, params={"lang": "en"})
     assert en.counts["read"] == 20
+
+
+def test_language_comes_from_the_content(tmp_path):
+    zh = [{**RAW, "Question": f"{RAW['Question']}{i}"} for i in range(10)]
+    en = [{"Question": f"A 65-year-old man with chest pain {i}?", "Complex_CoT": "ST elevation.",
+           "Response": "Inferior MI."} for i in range(10)]
+    for name, records, lang in (("o1_zh.json", zh, "zh"), ("medical_o1_sft_Chinese.json", en, "en")):
+        path = tmp_path / name
+        path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        assert o1.detect_lang(path) == lang
+        convert_source("o1", tmp_path / lang, inputs={"train": [path], "test": [path]}, params={"test_size": 1})
+        rec = json.loads((tmp_path / lang / "o1_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+        assert rec["instruction"].startswith("诊断问题：" if lang == "zh" else "Question: ")
+    # --lang overrides what the content says.
+    convert_source("o1", tmp_path / "forced", inputs={"train": [tmp_path / "o1_zh.json"],
+                                                      "test": [tmp_path / "o1_zh.json"]},
+                   params={"test_size": 1, "lang": "en"})
+    rec = json.loads((tmp_path / "forced" / "o1_train.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert rec["instruction"].startswith("Question: ")

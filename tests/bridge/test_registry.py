@@ -31,9 +31,10 @@ def test_entries_manifest_and_foreign_entries_kept(samples_dir, tmp_path):
     assert entry["sha256"] == sha256_file(tmp_path / "norm_train.jsonl")
     assert entry["source"] == {"path": str((samples_dir / "norm" / "train.xlsx").resolve()),
                                "sha256": sha256_file(samples_dir / "norm" / "train.xlsx")}
-    assert entry["converter"] == "norm" and entry["converter_version"] == 1
+    assert entry["converter"] == "norm" and entry["converter_version"] == 2
     assert entry["params"]["seed"] == 42 and entry["params"]["dedup"] is False
-    assert entry["counts"]["written"] == {"test": 57, "train": 191}
+    assert entry["counts"]["written"] == {"test": 53, "train": 191}
+    assert entry["counts"]["leaks_removed"] == 4  # val.xlsx words also in train.xlsx
     test_entry = registry.load_manifest(tmp_path)["datasets"]["med_norm_test"]
     assert test_entry["source"]["sha256"] == sha256_file(samples_dir / "norm" / "val.xlsx")
 
@@ -129,3 +130,44 @@ def test_committed_dataset_info_has_the_standard_entries():
     for source in ("dialog", "norm", "mrg", "o1"):
         assert info[f"med_{source}"] == registry.alpaca_entry(f"{source}_train.jsonl")
         assert info[f"med_{source}_test"] == registry.alpaca_entry(f"{source}_test.jsonl")
+
+
+@pytest.mark.parametrize("kind", ["gbk", "directory", "truncated"])
+def test_unreadable_dataset_info_is_one_line_and_untouched(kind, samples_dir, tmp_path):
+    info = tmp_path / "dataset_info.json"
+    text = json.dumps({"通用": {"file_name": "通用数据.json"}}, ensure_ascii=False)
+    if kind == "gbk":
+        info.write_bytes(text.encode("gbk"))  # Windows Notepad's "ANSI" on a Chinese system
+    elif kind == "directory":
+        info.mkdir()
+    else:
+        info.write_bytes(text.encode("utf-8")[:-4])  # cut inside the last character and the closing braces
+    with pytest.raises(BridgeError) as caught:
+        convert_source("norm", tmp_path, raw_dir=samples_dir)
+    message = caught.value.message
+    assert "dataset_info.json" in message and "\n" not in message
+    assert {"gbk": "not UTF-8", "directory": "is a directory", "truncated": "dataset_info.json"}[kind] in message
+    assert not (tmp_path / "norm_train.jsonl").exists()
+    if kind == "gbk":
+        assert info.read_bytes() == text.encode("gbk")
+
+
+def test_user_keys_in_a_medft_entry_survive_reconversion(samples_dir, tmp_path):
+    convert_source("norm", tmp_path, raw_dir=samples_dir)
+    path = tmp_path / "dataset_info.json"
+    info = json.loads(path.read_text(encoding="utf-8"))
+    info["med_norm"]["num_samples"] = 50
+    info["med_norm"]["split"] = "train"
+    info["med_norm"]["formatting"] = "sharegpt"  # conflicts with what medft writes: medft's value wins
+    info["med_norm_test"]["hf_hub_url"] = "someone/else"  # would make LLaMA-Factory ignore the file: removed
+    path.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+    convert_source("norm", tmp_path, raw_dir=samples_dir)
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert after["med_norm"] == {**registry.alpaca_entry("norm_train.jsonl"), "num_samples": 50, "split": "train"}
+    assert after["med_norm_test"] == registry.alpaca_entry("norm_test.jsonl")
+    # With identical inputs and only user keys added, a rerun is a no-op that keeps them.
+    before = path.read_bytes()
+    assert convert_source("norm", tmp_path, raw_dir=samples_dir).status == "unchanged"
+    assert path.read_bytes() == before
+    assert convert_source("norm", tmp_path, raw_dir=samples_dir, params={"seed": 3}).status == "written"
+    assert json.loads(path.read_text(encoding="utf-8"))["med_norm"]["num_samples"] == 50

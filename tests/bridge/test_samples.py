@@ -48,3 +48,29 @@ def test_samples_dry_run_writes_nothing(tmp_path):
     result = CliRunner().invoke(bridge, ["samples", "--out", str(tmp_path / "raw"), "--dry-run"])
     assert result.exit_code == 0 and not (tmp_path / "raw").exists()
     assert str(sample_paths(tmp_path / "raw")["norm_train"]) in result.output
+
+
+def test_exam_samples_are_in_the_published_formats(tmp_path):
+    files = write_samples(tmp_path, seed=0)
+    test = json.loads(files["cmb_test"].read_text(encoding="utf-8"))
+    assert files["cmb_test"].read_text(encoding="utf-8").startswith('[\n    {\n        "id": 1,')  # indent=4
+    assert set(test[0]) == {"id", "exam_type", "exam_class", "exam_subject", "question", "question_type", "option"}
+    answers = json.loads(files["cmb_answers"].read_text(encoding="utf-8"))
+    assert set(answers[0]) == {"id", "exam_type", "exam_class", "exam_subject", "question_type", "answer"}
+    assert [a["id"] for a in answers] == [q["id"] for q in test]
+    val = json.loads(files["cmb_val"].read_text(encoding="utf-8"))
+    assert {"answer", "explanation", "option"} <= set(val[0]) and "id" not in val[0]
+    assert any(v.strip() == "" for q in test for v in q["option"].values())  # blank padding slots
+    assert any(len(q["option"]) == 6 and all(q["option"].values()) for q in test)
+
+    header = files["cmexam_test"].read_text(encoding="utf-8").split("\n", 1)[0]
+    assert header == ("Question,Options,Answer,Explanation,Disease Group,Area of Competency,Clinical Department,"
+                      "Medical Discipline,Difficulty level")
+    rows = list(csv.reader(io.StringIO(files["cmexam_train"].read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == ["Question", "Options", "Answer", "Explanation"]
+    assert rows[1][1].split("\n")[0].startswith("A ") and any(row[2] == "" for row in rows[1:])
+
+    cmmlu = files["cmmlu_test_anatomy"].read_text(encoding="utf-8")
+    assert cmmlu.startswith(",Question,A,B,C,D,Answer\n0,") and '""' in "".join(
+        files[f"cmmlu_test_{s}"].read_text(encoding="utf-8") for s in ("anatomy", "genetics", "virology"))
+    assert len(files["cmmlu_dev_virology"].read_text(encoding="utf-8").splitlines()) == 6

@@ -4,6 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from bridge.common import BridgeError
+from bridge.sources import SOURCES, dataset_names
 from bridge.stats import (
     alpaca_messages,
     compute_stats,
@@ -46,8 +47,7 @@ def test_batched_lengths_equal_encode_oneturn(converted_dir, tiny_qwen_path, tem
 def test_compute_and_save_stats(converted_dir, tiny_qwen_path, tmp_path):
     stats = compute_stats(converted_dir, tiny_qwen_path, "qwen", cutoff_len=256)
     assert set(stats) == {"tokenizer", "template", "cutoff_len", "datasets", "recommended_cutoff_len"}
-    assert sorted(stats["datasets"]) == sorted(f"med_{s}{t}" for s in ("dialog", "norm", "mrg", "o1")
-                                               for t in ("", "_test"))
+    assert sorted(stats["datasets"]) == sorted(name for source in SOURCES for name in dataset_names(source).values())
     mrg = stats["datasets"]["med_mrg"]
     assert mrg["rows"] == 36
     for key in ("prompt_tokens", "response_tokens", "total_tokens"):

@@ -66,3 +66,21 @@ def test_dry_run_and_force(tmp_path):
     assert registry.load_dataset_info(tmp_path)["general"] == {"file_name": "other.json"}
     assert register_file("general", path, tmp_path, force=True)["status"] == "updated"
     assert registry.load_dataset_info(tmp_path)["general"]["file_name"] == "g.jsonl"
+
+
+def test_gbk_jsonl_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "general.jsonl"
+    path.write_bytes((json.dumps({"instruction": "头痛怎么办", "input": "", "output": "多休息"}, ensure_ascii=False)
+                      + "\n").encode("gbk"))
+    with pytest.raises(BridgeError, match=r"general\.jsonl: line 1: not UTF-8 text") as caught:
+        register_file("g", path, tmp_path)
+    assert "\n" not in caught.value.message
+    assert not (tmp_path / "dataset_info.json").exists()
+
+
+def test_truncated_jsonl_is_called_truncated(tmp_path):
+    path = tmp_path / "cut.jsonl"
+    data = (json.dumps({"instruction": "头痛怎么办", "input": "", "output": "多休息"}, ensure_ascii=False)).encode()
+    path.write_bytes(data[:-4])  # ends inside the last character
+    with pytest.raises(BridgeError, match="the file is truncated"):
+        register_file("g", path, tmp_path)

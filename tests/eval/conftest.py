@@ -22,3 +22,17 @@ def heldout_dir(tmp_path):
     }
     return write_dataset_dir(data, {f"med_{name}_test": (f"{name}_test.jsonl", records)
                                     for name, records in sets.items()})
+
+
+@pytest.fixture(scope="session")
+def exam_dir(tmp_path_factory):
+    """A dataset_dir with the sample CMB, CMExam and CMMLU files converted by bridge (treat as read-only);
+    ``exam_dir.parent / "raw"`` holds the raw sample files."""
+    from bridge.pipeline import convert_source
+    from bridge.samples import write_samples
+
+    root = tmp_path_factory.mktemp("exams")
+    write_samples(root / "raw", seed=0)
+    for source in ("cmb", "cmexam", "cmmlu"):
+        convert_source(source, root / "data", raw_dir=root / "raw")
+    return root / "data"

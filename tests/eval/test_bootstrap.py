@@ -74,6 +74,7 @@ def test_undefined_resamples_are_ignored():
     assert percentile_interval(np.array([np.nan, 1.0, 1.0])) == [1.0, 1.0]
 
 
+@pytest.mark.property
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=60), st.integers(0, 2**16))
 def test_ci_brackets_stay_inside_the_value_range(values, seed):
     out = summarise_with_ci({"m": {"x": values}}, mean_columns, resamples=50, seed=seed)["m"]["x"]

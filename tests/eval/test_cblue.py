@@ -63,6 +63,7 @@ def test_parity_with_official_scorer_on_2000_generated_report_pairs():
         assert got == pytest.approx(expected, abs=1e-9), (case, prediction, references)
 
 
+@pytest.mark.property
 @given(prediction=st.dictionaries(st.sampled_from([*SECTIONS, "x"]), st.text(max_size=25), max_size=4),
        reference=st.dictionaries(st.sampled_from(SECTIONS), st.text(max_size=25), min_size=1, max_size=4))
 def test_parity_on_arbitrary_unicode(prediction, reference):

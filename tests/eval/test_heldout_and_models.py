@@ -50,3 +50,17 @@ def test_resolve_model_adapter_and_run_dirs(tiny_qwen_path, tmp_path):
         resolve("x", str(tmp_path / "missing"))
     with pytest.raises(ModelSpecError, match="expected a model directory"):
         resolve("x", str(tmp_path))
+
+
+def test_unreadable_dataset_info_is_one_clear_error(tmp_path):
+    from eval.heldout import HeldoutError, load_records
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_bytes('{"med_norm_test": {"file_name": "测试.jsonl"}}'.encode("gbk"))
+    with pytest.raises(HeldoutError, match=r"dataset_info\.json"):
+        load_records(data, "med_norm_test")
+    (data / "dataset_info.json").unlink()
+    (data / "dataset_info.json").mkdir()
+    with pytest.raises(HeldoutError, match=r"dataset_info\.json"):
+        load_records(data, "med_norm_test")

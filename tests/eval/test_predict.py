@@ -100,6 +100,7 @@ _LINE = st.one_of(
 )
 
 
+@pytest.mark.property
 @given(st.lists(_LINE, max_size=12), st.booleans())
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_cache_reading_survives_any_bytes(tmp_path_factory, lines, torn):

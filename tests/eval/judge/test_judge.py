@@ -137,7 +137,7 @@ def test_errors_are_one_clear_line(evaluated, tmp_path, tiny_qwen_path):
 def test_make_judge_wiring():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     shown = subprocess.run(["make", "-n", "judge", "VENV=/nonexistent", "OUT=reports/x", "JUDGE=http://h:8000/v1#j",
-                            "MODE=pairwise", "LIMIT=3", "DRY_RUN=1", "JUDGE_MODELS=base tuned", "CONCURRENCY=4"],
+                            "JUDGE_MODE=pairwise", "LIMIT=3", "DRY_RUN=1", "JUDGE_MODELS=base tuned", "CONCURRENCY=4"],
                            capture_output=True, text=True, env=env, check=True).stdout
     for flag in ('eval judge reports/x --judge "http://h:8000/v1#j" --mode pairwise --rubric medical_zh',
                  "--model base --model tuned", "--limit 3", "--dry-run", "--concurrency 4"):

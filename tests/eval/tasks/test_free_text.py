@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ def test_answer_part_is_scored_separately():
     assert split_answer("无标记的回答") == "无标记的回答"
 
 
+@pytest.mark.property
 @given(st.lists(st.tuples(st.text(max_size=200), st.text(max_size=200)), min_size=1, max_size=10))
 def test_any_answers_score_inside_zero_one(pairs):
     columns = score([p for p, _ in pairs], [{"output": r} for _, r in pairs])

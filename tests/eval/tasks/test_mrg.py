@@ -75,6 +75,7 @@ def test_deep_nesting_and_megabytes_of_braces_are_harmless():
     assert summary(["{" * 10_000], [RECORD])["cblue_score"] == 0.0
 
 
+@pytest.mark.property
 @given(st.text(alphabet=st.sampled_from(list('{}[]":,\\ \n主诉诊断abc1.')), max_size=300))
 def test_any_text_parses_to_a_report_or_none_and_scores_in_range(text):
     parsed = parse_report(text)

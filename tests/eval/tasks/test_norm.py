@@ -36,6 +36,7 @@ def test_prediction_cleaning():
     assert clean_prediction("   ") == ""
 
 
+@pytest.mark.property
 @given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=40)), min_size=1, max_size=20))
 def test_any_answers_score_inside_zero_one(pairs):
     predictions = [p for p, _ in pairs]
