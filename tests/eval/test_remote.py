@@ -26,7 +26,9 @@ pytestmark = pytest.mark.slow
 DIALOG = [{"instruction": f"主题：胃疼{i}\n内容：饭后胃疼，吃了药 ok . yes ?", "input": "补充" if i % 2 else "",
            "output": "建议做胃镜检查。"} for i in range(10)]
 NORM = [{"instruction": f"原始词：高血压病{i}级\n该词的标准术语为：", "input": "", "output": "高血压",
-         **({"system": "你是临床术语专家。"} if i == 0 else {})} for i in range(4)]
+         **({"system": "你是临床术语专家。"} if i == 0 else {}),
+         **({"history": [["原始词：头痛\n该词的标准术语为：", "头痛"]]} if i == 1 else {})}  # a few-shot example
+        for i in range(4)]
 
 
 @pytest.fixture(scope="module")
