@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat eval exams webui demo fuzz recover
+	train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -91,6 +91,17 @@ chat: install ## Chat with a run in the terminal: make chat RUN=<name>
 	@[ -n "$(RUN)" ] || { echo 'make chat: set RUN=runs/<name>'; exit 2; }
 	$(PY) -m recipes chat $(RUN) $(TRUST_FLAG)
 
+# serve: RUN=<name> (or MODEL=dir) behind an OpenAI-compatible API. HOST/PORT default to 127.0.0.1:8000 here
+# (PORT's file default belongs to webui); TEMPLATE is passed only when given, so a run keeps its own.
+given = $(filter-out undefined default file,$(origin $(1)))
+BACKEND ?= huggingface
+SERVED_NAME ?=
+serve: install ## Serve a run on an OpenAI-compatible API: make serve RUN=<name> [MODEL=dir] [PORT=8000 BACKEND=vllm]
+	@[ -n "$(RUN)$(MODEL)" ] || { echo 'make serve: set RUN=<name> (or MODEL=/path/to/model)'; exit 2; }
+	$(PY) -m recipes serve "$(if $(RUN),$(RUN),$(MODEL))" --host $(HOST) \
+	  --port $(if $(call given,PORT),$(PORT),8000) --backend $(BACKEND) $(if $(SERVED_NAME),--name $(SERVED_NAME)) \
+	  $(if $(call given,TEMPLATE),--template $(TEMPLATE)) $(if $(filter 1,$(DRY_RUN)),--dry-run) $(ARGS)
+
 # eval: MODELS is a space-separated list of LABEL=PATH (model dir, adapter dir or run dir).
 MODELS ?=
 EVAL_DATASETS ?= med_norm_test med_mrg_test
@@ -109,13 +120,25 @@ eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=run
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
 exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
 	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+
+# judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
+# (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)
+JUDGE ?=
+JUDGE_MODE ?= pointwise
+RUBRIC ?= medical_zh
+JUDGE_MODELS ?=
+judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1]
+	@[ -n "$(JUDGE)" ] || { echo 'make judge: set JUDGE=/path/to/judge-model (or JUDGE=http://127.0.0.1:8000/v1)'; exit 2; }
+	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(JUDGE_MODE) --rubric $(RUBRIC) \
+	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

@@ -35,7 +35,8 @@ def _specs(models: tuple[str, ...]):
 
 @eval_group.command("run")
 @click.option("--model", "models", multiple=True, required=True, metavar="LABEL=PATH",
-              help="Model to evaluate (repeatable): a model dir, an adapter dir or a run dir (runs/<name>).")
+              help="Model to evaluate (repeatable): a model dir, an adapter dir, a run dir (runs/<name>) or a "
+                   "server URL http://host:port/v1[#served-name].")
 @click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
               help="Registered held-out dataset, NAME or NAME:TASK (norm, mrg, dialog, o1, mcq); repeatable. "
                    "Exams: med_cmb_test, med_cmexam_test, med_cmmlu_test.")
@@ -63,8 +64,10 @@ def _specs(models: tuple[str, ...]):
 @click.option("--shots", type=click.IntRange(min=0), default=0, show_default=True,
               help="Exam sets: examples per question from the benchmark's dev pool (deterministic).")
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
 def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
-                max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only) -> None:
+                max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
     from eval.fewshot import FewShotError
@@ -73,6 +76,7 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
     from eval.models import ModelSpecError
     from eval.pipeline import evaluate
     from eval.predict import GenerationSettings, PredictionCacheError
+    from eval.remote import RemoteError
     from eval.report import tables
 
     try:
@@ -80,10 +84,10 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             _specs(models), list(datasets), dataset_dir or default_dataset_dir(), out_dir, template=template,
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
-            bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots,
+            bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots, concurrency=concurrency,
         )
     except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, FewShotError,
-            LoglikError) as exc:
+            LoglikError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc
     if predict_only:
         console.print(f"predictions in {out_dir / 'predictions'}")
@@ -127,3 +131,13 @@ def bertscore_command(model: str, num_layers: int | None, candidate: str, refere
         raise click.ClickException(str(exc)) from exc
     console.print(f"BERTScore F1 = [bold]{f1:.4f}[/]")
     click.echo(json.dumps({"bertscore_f1": f1}))
+
+
+def _add_judge_commands() -> None:
+    from eval.judge.cli import judge_command, rubric_command
+
+    eval_group.add_command(judge_command)
+    eval_group.add_command(rubric_command)
+
+
+_add_judge_commands()

@@ -21,6 +21,8 @@ class ModelSpec:
     adapter: str | None = None
     #: The chat template the weights were trained with, when a run directory records it.
     template: str | None = None
+    #: An OpenAI-compatible server's base URL (``http://host:port/v1``); ``model`` is then its served name.
+    endpoint: str | None = None
 
     def fingerprint(self) -> str:
         """Short hash of the weights' identity (paths, sizes, mtimes): predictions of retrained weights
@@ -52,8 +54,14 @@ def resolve(label: str, location: str) -> ModelSpec:
     ``location`` may be a full model directory (``config.json``), a LoRA/QLoRA adapter directory
     (``adapter_config.json``; its base comes from the adapter config), a medft run directory (its
     ``merged/`` model if exported, else the adapter or model the run trained, found via the run's
-    ``train.yaml`` ``output_dir``), or a hub id that is already in the local cache.
+    ``train.yaml`` ``output_dir``), a hub id that is already in the local cache, or the URL of an
+    OpenAI-compatible server (``http://127.0.0.1:8000/v1``, optionally ``#served-name``).
     """
+    from eval.remote import is_endpoint, split_endpoint
+
+    if is_endpoint(location):  # http://host:port/v1[#served-name]: predicted through the server (eval.remote)
+        endpoint, served = split_endpoint(location)
+        return ModelSpec(label, served or "", endpoint=endpoint)
     path = Path(location)
     if not path.exists():
         if "/" in location and not location.startswith((".", "/")) and location.count("/") == 1:

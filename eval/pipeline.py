@@ -55,6 +55,7 @@ def evaluate(
     ci_level: float = DEFAULT_LEVEL,
     mode: str = "generate",
     shots: int = 0,
+    concurrency: int = 8,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
 
@@ -65,12 +66,16 @@ def evaluate(
     give each metric a ``ci_level`` interval and each model's Δ to the first model a paired one.
     Exam sets (task ``mcq``) take ``shots`` examples from their dev pool (``eval.fewshot``) and are
     answered by generation or, with ``mode="loglik"``, by the most likely option letter (``eval.loglik``).
+    A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight.
     """
+    from eval import remote
+
     settings = settings or GenerationSettings(max_new_tokens=0)
+    models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
     loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
               for name, (task, records) in loaded.items()}
-    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode)
+    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency)
     if predict_only:
         return {}
     results: Results = {spec.label: {} for spec in models}
@@ -87,8 +92,10 @@ def evaluate(
             results[label][dataset] = _result_entry(task, len(records), metrics)
     meta = {
         "models": {s.label: {"model": s.model, "adapter": s.adapter,
-                             "template": template or s.template or DEFAULT_TEMPLATE} for s in models},
-        "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
+                             "template": template or s.template or DEFAULT_TEMPLATE,
+                             **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
+                   for s in models},
+        "dataset_dir": str(dataset_dir), "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
         "generation": dict(settings.__dict__),
         "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
         "mcq": {"mode": mode, "shots": shots},
@@ -98,7 +105,9 @@ def evaluate(
 
 
 def _predict_all(models, loaded, out_dir, template, settings, batch_size, device,
-                 mode: str = "generate") -> dict[str, dict[str, list[str]]]:
+                 mode: str = "generate", concurrency: int = 8) -> dict[str, dict[str, list[str]]]:
+    from eval import remote
+
     predictions: dict[str, dict[str, list[str]]] = {spec.label: {} for spec in models}
     total = sum(len(records) for _, records in loaded.values()) * len(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -110,12 +119,19 @@ def _predict_all(models, loaded, out_dir, template, settings, batch_size, device
                 task_settings = settings if settings.max_new_tokens else replace(
                     settings, max_new_tokens=get_task(task).max_new_tokens)
                 before = progress.tasks[0].completed
+                path = predictions_path(out_dir, spec.label, dataset)
                 predict = loglik.choose if mode == loglik.MODE and task == "mcq" else generate
-                predictions[spec.label][dataset] = predict(
-                    spec, records, predictions_path(out_dir, spec.label, dataset),
-                    template or spec.template or DEFAULT_TEMPLATE, task_settings,
-                    batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
-                )
+                if spec.endpoint:
+                    if predict is not generate:
+                        raise remote.RemoteError(f"{spec.label}: --mode loglik reads option likelihoods from the "
+                                                 "weights in-process; a server model answers with --mode generate")
+                    predictions[spec.label][dataset] = remote.generate(
+                        spec, records, path, task_settings, concurrency, on_batch=lambda n: progress.advance(bar, n))
+                else:
+                    predictions[spec.label][dataset] = predict(
+                        spec, records, path, template or spec.template or DEFAULT_TEMPLATE, task_settings,
+                        batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
+                    )
                 progress.update(bar, completed=before + len(records))
     return predictions
 

@@ -66,11 +66,12 @@ def demo_command(demo_dir: Path | None) -> None:
 def _add_groups() -> None:
     from bridge.cli import bridge
     from eval.cli import eval_group
-    from recipes.cli import recipes
+    from recipes.cli import recipes, serve_command
 
     main.add_command(bridge, "bridge")
     main.add_command(recipes, "recipes")
     main.add_command(eval_group, "eval")
+    main.add_command(serve_command, "serve")  # `medft serve` = `medft recipes serve` (what `make serve` runs)
 
 
 _add_groups()

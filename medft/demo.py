@@ -25,6 +25,8 @@ DEMO_EVAL_SETS = ["med_norm_test", "med_mrg_test", "med_dialog_test", "med_o1_te
 #: (per-category table and chart in categories.md / categories_med_cmb_test.png). The demo does not train on
 #: med_cmb: it would lengthen the LoRA stage by a quarter for a tiny model that cannot learn medicine anyway.
 DEMO_EXAM = "med_cmb_test"
+#: The free-text sets (where ROUGE says least), a few records, short replies: the judge's reports without waiting.
+DEMO_JUDGE_ARGS = ["--dataset", "med_dialog_test", "--dataset", "med_o1_test", "--limit", "2", "--max-new-tokens", "32"]
 
 
 class DemoError(RuntimeError):
@@ -39,7 +41,7 @@ def _run(step: str, argv: list[str], env: dict[str, str] | None = None) -> None:
 
 
 def run_demo(demo_dir: Path, seed: int = 0) -> Path:
-    """Run samples → convert → stats → train (LoRA) → export → eval; return the report directory."""
+    """Run samples → convert → stats → train (LoRA) → export → eval → judge; return the report directory."""
     import os
 
     from medft.tiny_models import tiny_bert, tiny_qwen
@@ -68,7 +70,13 @@ def run_demo(demo_dir: Path, seed: int = 0) -> Path:
     for dataset in [*DEMO_EVAL_SETS, DEMO_EXAM]:
         eval_args += ["--dataset", dataset]
     _run("evaluate base vs fine-tuned (held-out tasks + the CMB exam)", eval_args, env)
+    # The tiny model judges too: its replies are garbage, so the tables show them as unparsed. The point is
+    # the walkthrough: with a real judge (a big local model or a served one) the same commands give numbers.
+    for mode in ("pointwise", "pairwise"):
+        _run(f"LLM judge, {mode} (tiny judge: numbers not meaningful)",
+             [python, "-m", "eval", "judge", str(report), "--judge", str(qwen), "--mode", mode, *DEMO_JUDGE_ARGS], env)
     console.rule("[bold green]demo finished")
     console.print(f"run directory: {runs / 'lora'}\nreport: {report}/report.md (and .json, .csv, .png); "
-                  f"exam by category: {report}/categories.md")
+                  f"exam by category: {report}/categories.md\n"
+                  f"judged: {report}/judge/medical_zh/{{pointwise,pairwise}}/report.md")
     return report

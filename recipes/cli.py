@@ -137,3 +137,50 @@ def chat_command(run_dir: str, trust_remote_code: bool) -> None:
         sys.exit(chat(locate(run_dir), trust_remote_code=True if trust_remote_code else None))
     except RunDirError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@recipes.command("serve")
+@click.argument("target")
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="API_HOST",
+              help="Interface to bind (env API_HOST); 0.0.0.0 exposes the API to your network.")
+@click.option("--port", type=int, default=8000, show_default=True, envvar="API_PORT", help="TCP port (env API_PORT).")
+@click.option("--backend", default="huggingface", show_default=True,
+              help="LLaMA-Factory infer_backend: huggingface (CPU or GPU) or vllm (GPU, vLLM installed).")
+@click.option("--name", help="Served model name, what clients pass as `model` [default: the run's name].")
+@click.option("--template", help="Chat template [default: the run's own, else qwen].")
+@click.option("--ready-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds to wait for the model to load and /v1/models to answer.")
+@click.option("--dry-run", is_flag=True, help="Print the command and its environment; start nothing.")
+def serve_command(target, overrides, host, port, backend, name, template, ready_timeout, dry_run) -> None:
+    """Serve TARGET (a run name or dir, a model or adapter dir) on an OpenAI-compatible API.
+
+    KEY=VALUE pairs are passed to llamafactory-cli api (e.g. vllm_maxlen=8192 vllm_gpu_util=0.9).
+    """
+    from recipes.render import RecipeError, parse_overrides
+    from recipes.serve import ServeError, plan, serve
+
+    try:
+        resolved = plan(target, host, port, backend, name, template, parse_overrides(overrides))
+    except (ServeError, RecipeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in resolved.notes:
+        console.print(f"[cyan]note[/]    {note}")
+    if dry_run:
+        console.print(f"[bold]command[/] {resolved.shell_line()}")
+        console.print(f"[bold]url[/]     {resolved.url}  (model name {resolved.name!r})")
+        console.print("[dim]dry run: nothing started[/]")
+        return
+
+    def ready(serve_plan, listed):
+        console.print(f"[bold green]serving[/] {', '.join(listed) or serve_plan.name} at [bold]{serve_plan.url}[/]"
+                      f" (backend {serve_plan.backend}); Ctrl-C stops it")
+        console.print(f"  eval through it: make eval MODELS=\"{serve_plan.name}={serve_plan.url}\"", style="dim")
+
+    console.print(f"[bold]starting[/] {resolved.shell_line()}", style="dim")
+    try:
+        code = serve(resolved, ready_timeout, on_ready=ready)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print("server stopped" if code == 0 else f"server exited with code {code}")
+    sys.exit(code)

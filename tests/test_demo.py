@@ -30,3 +30,7 @@ def test_demo_runs_every_stage(tmp_path):
     assert report["models"]["tuned"]["model"] == str(run / "merged")
     for ext in ("json", "csv", "md", "png"):
         assert (demo / "report" / f"report.{ext}").exists()
+    for mode in ("pointwise", "pairwise"):
+        judged = json.loads((demo / "report" / "judge" / "medical_zh" / mode / "report.json").read_text())
+        assert judged["models"] == ["base", "tuned"] and judged["calls"]["judged"] > 0
+    assert "base vs tuned" in (demo / "report" / "judge" / "medical_zh" / "pairwise" / "report.md").read_text()
