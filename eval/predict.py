@@ -151,7 +151,7 @@ def generate(
         with out_path.open("a", encoding="utf-8") as handle:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start:start + batch_size]
-                texts = _generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, settings)
+                texts = generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, settings)
                 for i, text in zip(batch, texts, strict=True):
                     entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": text}
                     done[keys[i]] = entry
@@ -173,7 +173,8 @@ def _drop_torn_tail(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-def _generate_batch(model, tokenizer, prompts: list[list[int]], pad_id: int, stops: list[int], settings) -> list[str]:
+def generate_batch(model, tokenizer, prompts: list[list[int]], pad_id: int, stops: list[int], settings) -> list[str]:
+    """Greedy (or seeded sampled) continuations of a batch of prompt ids, left-padded; decoded, stripped."""
     import torch
 
     device = model.device

@@ -35,7 +35,7 @@ def corpus_lines() -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def _build_atomically(target: Path, build) -> Path:
+def build_atomically(target: Path, build) -> Path:
     """Run ``build(tmp_dir)`` and rename the result to ``target`` unless another process won the race."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
@@ -139,11 +139,11 @@ def tiny_qwen(seed: int = 0, vocab_size: int = 1200, hidden_size: int = 32, root
     """Return the directory of a cached tiny Qwen2 model + tokenizer, building it if needed."""
     name = f"qwen2-v{BUILD_VERSION}-h{hidden_size}-v{vocab_size}-s{seed}"
     target = (root or cache_dir() / "tiny") / name
-    return _build_atomically(target, lambda out: _build_qwen(out, seed, vocab_size, hidden_size))
+    return build_atomically(target, lambda out: _build_qwen(out, seed, vocab_size, hidden_size))
 
 
 def tiny_bert(seed: int = 0, hidden_size: int = 32, root: Path | None = None) -> Path:
     """Return the directory of a cached tiny character-vocabulary BERT, building it if needed."""
     name = f"bert-v{BUILD_VERSION}-h{hidden_size}-s{seed}"
     target = (root or cache_dir() / "tiny") / name
-    return _build_atomically(target, lambda out: _build_bert(out, seed, hidden_size))
+    return build_atomically(target, lambda out: _build_bert(out, seed, hidden_size))

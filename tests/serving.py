@@ -23,7 +23,7 @@ def talking_qwen(seed: int = 0) -> Path:
     The tied tiny model echoes the prompt's last token (``\\n`` after the qwen template) forever, so
     its predictions are all empty and could not show that two backends produce the same text.
     """
-    from medft.tiny_models import _build_atomically, tiny_qwen
+    from medft.tiny_models import build_atomically, tiny_qwen
 
     def build(out: Path) -> None:
         import torch
@@ -38,7 +38,7 @@ def talking_qwen(seed: int = 0) -> Path:
         model.save_pretrained(out)
         AutoTokenizer.from_pretrained(source).save_pretrained(out)
 
-    return _build_atomically(cache_dir() / "tiny" / f"qwen2-talking-s{seed}", build)
+    return build_atomically(cache_dir() / "tiny" / f"qwen2-talking-s{seed}", build)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,7 @@
 """`make test` runs the property-based tests with few examples, `make fuzz` only them with many more."""
 
+import ast
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,8 +24,21 @@ def test_make_fuzz_selects_the_property_tests_with_the_fuzz_profile():
     assert "HYPOTHESIS_PROFILE=fuzz" in line and "MEDFT_FUZZ_EXAMPLES=77" in line and "-m property" in line
 
 
-def test_every_property_test_is_marked():
+def _given_tests(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            if any(d.startswith("given(") for d in decorators):
+                yield node.name, decorators
+
+
+def test_every_property_test_is_marked_and_leaves_example_counts_to_the_profile():
     for path in (ROOT / "tests").rglob("test_*.py"):
+        if path.name == Path(__file__).name:
+            continue
         text = path.read_text(encoding="utf-8")
-        if "@given(" in text:
-            assert "pytestmark = pytest.mark.property" in text or "@pytest.mark.property" in text, path.name
+        file_marked = "pytestmark = pytest.mark.property" in text
+        for name, decorators in _given_tests(ast.parse(text)):
+            assert file_marked or any("mark.property" in d for d in decorators), f"{path.name}::{name} unmarked"
+        fixed = re.findall(r"max_examples=(?!examples\()", text)
+        assert not fixed, f"{path.name}: a fixed max_examples ignores make fuzz; use tests.conftest.examples(n)"

@@ -41,7 +41,7 @@ class LocalJudge:
         """Answer every conversation, calling ``on_reply`` after each batch's replies."""
         import torch
 
-        from eval.predict import _generate_batch, load_model, load_tokenizer
+        from eval.predict import generate_batch, load_model, load_tokenizer
         from eval.prompting import stop_token_ids, template_for
 
         if not conversations:
@@ -62,7 +62,7 @@ class LocalJudge:
         order = sorted(prompts, key=lambda i: len(prompts[i]))
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            texts = _generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, self.settings)
+            texts = generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, self.settings)
             for i, text in zip(batch, texts, strict=True):
                 on_reply(i, text)
 

@@ -56,6 +56,7 @@ def test_question_key_ignores_option_order_and_whitespace():
     assert dict(counts.skipped) == {"train_in_test": 1}
 
 
+@pytest.mark.property
 @given(st.text(max_size=20))
 def test_answer_letters_are_sorted_unique_and_idempotent(text):
     letters = answer_letters(text)
@@ -64,6 +65,7 @@ def test_answer_letters_are_sorted_unique_and_idempotent(text):
         assert answer_letters(letters) == letters
 
 
+@pytest.mark.property
 @given(st.lists(OPTION_TEXT, min_size=1, max_size=len(LETTERS)))
 def test_cmexam_option_cells_round_trip(texts):
     options = {LETTERS[i]: t for i, t in enumerate(texts)}

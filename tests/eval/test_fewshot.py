@@ -42,6 +42,7 @@ def test_history_holds_the_examples_and_records_stay_unchanged():
         with_shots(records, POOL, 6)
 
 
+@pytest.mark.property
 @given(st.integers(0, 5), st.sampled_from(["解剖学", "病毒学", "营养学", "药理学"]))
 def test_shots_are_deterministic_distinct_and_counted(shots, subject):
     record = _q("问题", subject, "STEM")

@@ -114,6 +114,7 @@ def questions(draw):
     return options, "".join(sorted(answer))
 
 
+@pytest.mark.property
 @given(questions(), st.sampled_from(["{a}", "答案：{a}", "答案是{s}", "正确答案为{s}。", "故选{a}", "{f}",
                                      "答案：{f}", "<think>{x}</think>\n{a}", "详细分析：{x}\n### 答案：\n{s}"]))
 def test_canonical_forms_extract_the_answer(question, form):
@@ -125,6 +126,7 @@ def test_canonical_forms_extract_the_answer(question, form):
     assert extract_choice(text, options, multi=len(answer) > 1) == answer
 
 
+@pytest.mark.property
 @given(st.text(max_size=60), questions(), st.booleans())
 def test_result_is_sorted_letters_of_the_options_or_none(text, question, multi):
     options, _ = question
@@ -135,6 +137,7 @@ def test_result_is_sorted_letters_of_the_options_or_none(text, question, multi):
         assert any(ch in text.upper() or chr(ord(ch) + 0xFEE0) in text for ch in result)
 
 
+@pytest.mark.property
 @given(questions())
 def test_option_text_names_its_letter(question):
     options, _ = question

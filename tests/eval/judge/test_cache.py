@@ -2,12 +2,15 @@
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eval.judge import cache
+from tests.conftest import examples
 
-PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROFILE = settings(max_examples=examples(120), deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 _entries = st.lists(st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)), max_size=8)
 _json = st.recursive(
@@ -45,6 +48,7 @@ def _is_entry(raw: bytes) -> bool:
     return isinstance(value, dict) and isinstance(value.get("key"), str) and isinstance(value.get("reply"), str)
 
 
+@pytest.mark.property
 @PROFILE
 @given(entries=_entries, noise=st.lists(_noise(), max_size=8), data=st.data())
 def test_reading_keeps_exactly_our_entries(tmp_path_factory, entries, noise, data):
@@ -62,6 +66,7 @@ def test_reading_keeps_exactly_our_entries(tmp_path_factory, entries, noise, dat
     assert {k: r for k, r in entries}.items() <= cache.read(path).items()
 
 
+@pytest.mark.property
 @PROFILE
 @given(before=_entries, torn=_noise(), after=_entries)
 def test_appending_after_a_torn_line_loses_nothing(tmp_path_factory, before, torn, after):

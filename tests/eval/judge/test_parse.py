@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from eval.judge.parse import parse_scores, parse_winner, score_value, winner_value
 from eval.judge.rubric import load
+from tests.conftest import examples
 
 DIMENSIONS = load("medical_zh").keys
 KEYS = [key for key, _ in DIMENSIONS]
-PROFILE = settings(max_examples=150, deadline=None)
+PROFILE = settings(max_examples=examples(150), deadline=None)
 
 
 @pytest.mark.parametrize("reply", [
@@ -51,6 +52,7 @@ def test_winner_spellings(reply, winner):
     assert parse_winner(reply) == winner
 
 
+@pytest.mark.property
 @PROFILE
 @given(st.text())
 def test_parsers_never_raise_on_any_text(text):
@@ -64,6 +66,7 @@ _prose = st.text(alphabet=st.characters(blacklist_characters="{}\"“”：:0123
                  max_size=40)
 
 
+@pytest.mark.property
 @PROFILE
 @given(_scores, _prose, _prose, st.booleans(), st.sampled_from(["key", "name"]), st.sampled_from([None, 2]))
 def test_any_valid_reply_parses_back_to_its_scores(scores, before, after, fenced, naming, indent):
@@ -74,12 +77,14 @@ def test_any_valid_reply_parses_back_to_its_scores(scores, before, after, fenced
     assert parse_scores(reply, DIMENSIONS) == scores
 
 
+@pytest.mark.property
 @PROFILE
 @given(_scores, st.sampled_from(KEYS), st.one_of(st.integers(max_value=0), st.integers(min_value=6)))
 def test_one_out_of_range_score_spoils_the_reply(scores, key, bad):
     assert parse_scores(json.dumps({**scores, key: bad}), DIMENSIONS) is None
 
 
+@pytest.mark.property
 @PROFILE
 @given(st.sampled_from(["A", "B", "tie"]), _prose, _prose)
 def test_any_valid_verdict_parses_back(winner, before, after):

@@ -151,6 +151,7 @@ def exam_sets(draw):
     return records, predictions, weights
 
 
+@pytest.mark.property
 @given(exam_sets())
 def test_resampled_metrics_equal_scoring_the_resampled_records(case):
     """summarise on bootstrap totals = scoring a set where each record appears as often as it was drawn."""
