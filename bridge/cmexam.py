@@ -14,12 +14,12 @@ Splits: ``med_cmexam`` (a seeded sample of train, questions also in test or val 
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.common import BridgeError, Counts, Prompt, cell_text, is_blank, mark_duplicates, sample_ordered
+from bridge.csvfile import read_rows
 from bridge.exam import (
     MULTI,
     SINGLE,
@@ -31,7 +31,6 @@ from bridge.exam import (
     render_options,
     training_record,
 )
-from bridge.textfile import decode_error, detect_encoding, open_text
 
 NAME = "cmexam"
 VERSION = 1
@@ -77,24 +76,8 @@ def parse_options(cell: str, where: str) -> dict[str, str]:
 
 def read_csv(path: Path) -> Iterator[tuple[str, dict]]:
     """Yield (where, row as {column: text}) from a CMExam CSV; columns are found by header name."""
-    enc = detect_encoding(path)
-    try:
-        with open_text(path, enc) as handle:
-            reader = csv.reader(handle)
-            header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
-            missing = [col for col in COLUMNS if col not in header]
-            if missing:
-                raise BridgeError(f"{path}: missing column(s) {missing}; expected CMExam's header "
-                                  f"{[*COLUMNS, 'Explanation']}, found {header}")
-            for number, row in enumerate(reader, 1):
-                where = f"{path}: record {number} (line {reader.line_num})"
-                if len(row) != len(header):
-                    raise BridgeError(f"{where}: {len(row)} cells, the header has {len(header)}; malformed CSV row")
-                yield where, dict(zip(header, row, strict=True))
-    except UnicodeDecodeError as exc:
-        raise decode_error(path, enc, exc) from None
-    except csv.Error as exc:
-        raise BridgeError(f"{path}: malformed CSV: {exc}") from None
+    for where, _, cells in read_rows(path, COLUMNS, f"CMExam's header {[*COLUMNS, 'Explanation']}"):
+        yield where, cells
 
 
 def convert(rows, prompt: Prompt, counts: Counts | None = None) -> Iterator[dict]:

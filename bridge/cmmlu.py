@@ -12,13 +12,12 @@ average of the per-subject accuracies (and per category the average over its sub
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.common import BridgeError, Counts, Prompt, is_blank, mark_duplicates, sample_ordered
+from bridge.csvfile import read_rows
 from bridge.exam import SINGLE, answer_letters, check_answer, drop_leaks, exam_record, question_key, render_options
-from bridge.textfile import decode_error, detect_encoding, open_text
 
 NAME = "cmmlu"
 VERSION = 1
@@ -88,24 +87,9 @@ def resolve_subjects(value) -> list[str]:
 
 def read_csv(path: Path) -> Iterator[tuple[str, str, dict]]:
     """Yield (where, row index, {column: text}) from one CMMLU subject CSV; columns found by header name."""
-    enc = detect_encoding(path)
-    try:
-        with open_text(path, enc) as handle:
-            reader = csv.reader(handle)
-            header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
-            missing = [col for col in COLUMNS if col not in header]
-            if missing:
-                raise BridgeError(f"{path}: missing column(s) {missing}; expected CMMLU's header "
-                                  f"',{','.join(COLUMNS)}', found {header}")
-            for number, row in enumerate(reader, 1):
-                where = f"{path}: record {number} (line {reader.line_num})"
-                if len(row) != len(header):
-                    raise BridgeError(f"{where}: {len(row)} cells, the header has {len(header)}; malformed CSV row")
-                yield where, row[0] if header[0] == "" else str(number - 1), dict(zip(header, row, strict=True))
-    except UnicodeDecodeError as exc:
-        raise decode_error(path, enc, exc) from None
-    except csv.Error as exc:
-        raise BridgeError(f"{path}: malformed CSV: {exc}") from None
+    for where, number, cells in read_rows(path, COLUMNS, f"CMMLU's header ',{','.join(COLUMNS)}'"):
+        # The published files start with an unnamed index column; without it the row number stands in.
+        yield where, cells[""] if "" in cells else str(number - 1), cells
 
 
 def convert(rows, subject: str, prompt: Prompt, counts: Counts | None = None) -> Iterator[dict]:

@@ -24,6 +24,7 @@ from bridge.common import (
     mark_duplicates,
     require_keys,
 )
+from bridge.csvfile import allow_long_fields
 from bridge.jsonstream import iter_json_array
 from bridge.textfile import decode_error, detect_encoding, open_text
 
@@ -79,25 +80,15 @@ def usable(records: Iterable[dict], counts: Counts) -> Iterator[tuple[str | None
             counts.skip("empty_question")
         elif is_blank(answer):
             counts.skip("empty_answer")
-        elif not all(isinstance(v, str) for v in (ask, answer)) or not isinstance(title, str | None):
-            counts.skip("not_text")  # a number or a list where the dialogue's text belongs
+        elif ask.__class__ is str and answer.__class__ is str and (title is None or title.__class__ is str):
+            yield title, ask, answer  # exact-class checks: this runs 800k times on the full array
         else:
-            yield title, ask, answer
-
-
-#: The csv module refuses fields over 128 KiB by default; a long answer is still a valid field.
-CSV_FIELD_LIMIT = 1 << 30
-
-
-def _allow_long_fields() -> None:
-    # The limit is a C long: 2**30 fits everywhere (sys.maxsize overflows where long is 32-bit).
-    if csv.field_size_limit() < CSV_FIELD_LIMIT:
-        csv.field_size_limit(CSV_FIELD_LIMIT)
+            counts.skip("not_text")  # a number or a list where the dialogue's text belongs
 
 
 def read_csv(path: str | Path, encoding: str | None = None) -> Iterator[dict]:
     """Yield Toyhom CSV rows (header ``department,title,ask,answer``) in the ModelScope key layout."""
-    _allow_long_fields()
+    allow_long_fields()
     enc = encoding or detect_encoding(path)
     try:
         with open_text(path, enc) as handle:

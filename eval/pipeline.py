@@ -17,7 +17,7 @@ from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
 from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
 from eval.predict import GenerationSettings, generate
-from eval.report import Results, write_reports
+from eval.report import DIGITS, Results, round_floats, write_reports
 from eval.score import score_records
 from eval.tasks import get_task
 from eval.tasks.base import Columns, columns_of
@@ -25,8 +25,6 @@ from medft.console import console
 from medft.io import atomic_write_jsonl
 
 DEFAULT_TEMPLATE = "qwen"
-#: Digits kept in reports: enough for any comparison, few enough that reruns are byte-identical.
-DIGITS = 6
 
 
 def predictions_path(out_dir: Path, label: str, dataset: str) -> Path:
@@ -142,22 +140,12 @@ def _write_scores(path: Path, predictions: list[str], records: list[dict], colum
                               for i, (p, r, c) in enumerate(zip(predictions, records, columns, strict=True))))
 
 
-def _round(value):
-    if isinstance(value, float):
-        return round(value, DIGITS)
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    return value
-
-
 def _result_entry(task: str, n: int, metrics: dict[str, dict]) -> dict:
     """``{"task", "n", "metrics": {m: value}, "ci": {m: [lo, hi]}, "delta": {m: {value, ci, significant}}}``."""
     entry = {"task": task, "n": n,
-             "metrics": {m: _round(e["value"]) for m, e in metrics.items()},
-             "ci": {m: _round(e["ci"]) for m, e in metrics.items()}}
-    deltas = {m: _round(e["delta"]) for m, e in metrics.items() if "delta" in e}
+             "metrics": {m: round_floats(e["value"]) for m, e in metrics.items()},
+             "ci": {m: round_floats(e["ci"]) for m, e in metrics.items()}}
+    deltas = {m: round_floats(e["delta"]) for m, e in metrics.items() if "delta" in e}
     if deltas:
         entry["delta"] = deltas
     return entry

@@ -21,6 +21,19 @@ from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 #:                            "delta": {name: {"value", "ci", "significant"}}}  (delta: models after the first)
 Results = dict[str, dict[str, dict]]
 SIGNIFICANT = "*"
+#: Digits kept in saved reports: enough for any comparison, few enough that reruns are byte-identical.
+DIGITS = 6
+
+
+def round_floats(value, digits: int = DIGITS):
+    """``value`` with every float inside it (lists and dicts too) rounded to ``digits``."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, list):
+        return [round_floats(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: round_floats(v, digits) for k, v in value.items()}
+    return value
 
 
 def headline_of(task: str) -> str | None:

@@ -99,6 +99,31 @@ def shell_line(argv: list[str], env: dict[str, str]) -> str:
     return (prefix + " " if prefix else "") + shlex.join(argv)
 
 
+class ForwardedInterrupts:
+    """While active, Ctrl-C and SIGTERM go to ``proc``: the first as SIGINT (a clean stop), later ones as SIGTERM.
+
+    ``arrived`` says whether the user asked to stop. Our own handlers are restored on exit.
+    """
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.arrived = False
+        self._previous: dict = {}
+
+    def _forward(self, _signum, _frame) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM if self.arrived else signal.SIGINT)
+        self.arrived = True
+
+    def __enter__(self) -> ForwardedInterrupts:
+        self._previous = {sig: signal.signal(sig, self._forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def run_streaming(argv: list[str], env: dict[str, str], log_path: Path) -> tuple[int, bool]:
     """Run ``argv``, copying its output to our stdout and to ``log_path`` as it comes.
 
@@ -106,29 +131,18 @@ def run_streaming(argv: list[str], env: dict[str, str], log_path: Path) -> tuple
     reaches only us; we forward one SIGINT (LLaMA-Factory then stops cleanly), a second Ctrl-C
     sends SIGTERM.
     """
-    interrupted = False
     proc = subprocess.Popen(argv, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def forward(signum, _frame):
-        nonlocal interrupted
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM if interrupted else signal.SIGINT)
-        interrupted = True
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with log_path.open("ab") as log:
+        with ForwardedInterrupts(proc) as interrupts, log_path.open("ab") as log:
             # Raw chunks, not lines: progress bars redraw with \r and would stall a line reader.
             for chunk in iter(lambda: os.read(proc.stdout.fileno(), 65536), b""):
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
                 log.write(chunk)
-        code = proc.wait()
+            code = proc.wait()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if proc.poll() is None:
             proc.kill()
-    return code, interrupted
+    return code, interrupts.arrived
 

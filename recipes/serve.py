@@ -258,28 +258,18 @@ def serve(serve_plan: ServePlan, ready_timeout: float = 600.0, on_ready=None) ->
     """
     check_startable(serve_plan)
     proc = start(serve_plan)
-    stopping = False
-
-    def forward(_signum, _frame):
-        nonlocal stopping
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM if stopping else signal.SIGINT)
-        stopping = True
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            listed = wait_ready(proc, serve_plan, ready_timeout)
-        except ServeError:
-            if stopping:  # Ctrl-C while loading: not an error
-                return _exit_code(proc.wait(), stopping)
-            raise
-        if on_ready:
-            on_ready(serve_plan, listed)
-        return _exit_code(proc.wait(), stopping)
+        with launch.ForwardedInterrupts(proc) as interrupts:
+            try:
+                listed = wait_ready(proc, serve_plan, ready_timeout)
+            except ServeError:
+                if interrupts.arrived:  # Ctrl-C while loading: not an error
+                    return _exit_code(proc.wait(), True)
+                raise
+            if on_ready:
+                on_ready(serve_plan, listed)
+            return _exit_code(proc.wait(), interrupts.arrived)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if proc.poll() is None:
             stop(proc)
 

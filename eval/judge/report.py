@@ -11,20 +11,8 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from eval.report import format_delta, format_value
+from eval.report import format_delta, format_value, round_floats
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
-
-DIGITS = 6
-
-
-def _round(value):
-    if isinstance(value, float):
-        return round(value, DIGITS)
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    return value
 
 
 def _metric(entry: dict, digits: int = 2) -> str:
@@ -192,7 +180,7 @@ def write(report: dict, out_dir: Path, judgements: list[dict]) -> list[Path]:
     """Write report.json, report.md, report.png and judgements.jsonl (one line per call) into ``out_dir``."""
     from medft.io import atomic_write_jsonl
 
-    report = _round(report)
+    report = round_floats(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "report.json", report)
     atomic_write_text(out_dir / "report.md", markdown(report))
