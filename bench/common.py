@@ -10,6 +10,17 @@ from pathlib import Path
 from medft.io import atomic_write_json
 
 RESULTS_DIR = Path(__file__).parent / "results"
+RESULTS_ENV = "MEDFT_BENCH_RESULTS"
+
+
+def results_dir() -> Path:
+    """Where results are saved: ``bench/results/``, or ``$MEDFT_BENCH_RESULTS`` when set.
+
+    The test suite points it at a temp dir, so its quick smoke runs never overwrite the full-size
+    figures that ``make bench`` saved.
+    """
+    override = os.environ.get(RESULTS_ENV)
+    return Path(override) if override else RESULTS_DIR
 
 
 def machine_info() -> dict:
@@ -48,7 +59,7 @@ def peak_rss_mb() -> float | None:
 
 
 def save_results(name: str, payload: dict) -> Path:
-    """Write ``bench/results/<name>.json`` (git-ignored); BENCHMARKS.md records the figures by hand."""
-    path = RESULTS_DIR / f"{name}.json"
+    """Write ``<results_dir()>/<name>.json`` (git-ignored); BENCHMARKS.md records the figures by hand."""
+    path = results_dir() / f"{name}.json"
     atomic_write_json(path, payload)
     return path

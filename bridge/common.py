@@ -15,6 +15,8 @@ import click
 
 #: Placeholder answers the real data uses for "no content"; such records teach nothing.
 BLANK_VALUES = frozenset({"", "无"})
+#: Longer text is never blank: the length test spares hashing every fresh 800k-record string.
+LONGEST_BLANK = max(map(len, BLANK_VALUES))
 
 
 class BridgeError(click.ClickException):
@@ -69,10 +71,9 @@ def jsonl_line(record) -> str:
 def is_blank(value) -> bool:
     """True for None, NaN, whitespace-only text and the placeholder "无"."""
     if value.__class__ is str:
-        # Fast path for the 800k-record stream: only text with edge whitespace pays for strip().
-        if value in BLANK_VALUES or value.isspace():
-            return True
-        return (value[0].isspace() or value[-1].isspace()) and value.strip() in BLANK_VALUES
+        # Fast path for the 800k-record stream: strip() returns text without edge whitespace itself, uncopied.
+        stripped = value.strip()
+        return len(stripped) <= LONGEST_BLANK and stripped in BLANK_VALUES
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):

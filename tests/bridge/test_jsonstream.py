@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge import jsonstream
 from bridge.common import BridgeError
@@ -20,6 +22,86 @@ def test_elements_cut_at_every_chunk_boundary(tmp_path, monkeypatch, chunk):
     path = tmp_path / "a.json"
     path.write_text(" \n" + json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     assert list(iter_json_array(path)) == data
+
+
+def test_dialog_shaped_arrays_never_need_the_exact_reader(tmp_path, monkeypatch):
+    # The fast path (orjson over whole-element segments) must carry the common shape on its own, even
+    # with "}," inside the text and records spanning chunk edges; the exact reader is the slow fallback.
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 256)
+    monkeypatch.setattr(jsonstream, "_exact_elements", lambda *args: pytest.fail("fell back to the exact reader"))
+    data = [{"instruction": f"标题{i}", "input": "体温{38.5},咳嗽},\n三天" * (i % 4), "output": "建议就医",
+             "history": None} for i in range(300)]
+    path = tmp_path / "dialog.json"
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=4), encoding="utf-8")
+    assert list(iter_json_array(path)) == data
+
+
+@pytest.mark.parametrize("text", ['[{"a": 1},]', '[{"a": 1}, ]', '[{"a": 1},,{"b": 2}]', '[{"a": 1}},{"b": 2}]',
+                                  '[{"a": 1}]]', '[,{"a": 1}]'])
+def test_fast_path_accepts_nothing_json_rejects(tmp_path, text):
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    with pytest.raises(BridgeError, match=r"x\.json: line 1, character offset \d+"):
+        list(iter_json_array(path))
+
+
+def test_values_are_the_ones_json_reads(tmp_path):
+    # orjson widens integers beyond 64 bits to floats and refuses NaN and lone surrogates; json decides those.
+    text = ('[{"n": 123456789012345678901234567890}, {"x": NaN, "s": "\\ud800"}, {"m": -99999999999999999999},'
+            ' {"f": 1e300}]')
+    path = tmp_path / "v.json"
+    path.write_text(text, encoding="utf-8")
+    got = list(iter_json_array(path))
+    assert got[0] == {"n": 123456789012345678901234567890} and type(got[0]["n"]) is int
+    assert got[1]["s"] == "\ud800" and got[1]["x"] != got[1]["x"]  # NaN
+    assert got[2] == {"m": -99999999999999999999} and got[3] == {"f": 1e300}
+
+
+def test_error_after_many_fast_elements_names_the_right_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 64)
+    good = ",\n".join(json.dumps({"q": f"问题{i}"}, ensure_ascii=False) for i in range(100))
+    text = "[\n" + good + ',\n{"q": "坏", }\n]'
+    path = tmp_path / "late.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(BridgeError, match=f"line {expected.value.lineno}, character offset {expected.value.pos}:"):
+        list(iter_json_array(path))
+
+
+ELEMENT = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6)
+SEPARATOR = st.sampled_from([",", ", ", ",\n  ", ",,", "", " ", "},", ",]", "]", "[,"])
+
+
+@pytest.mark.property
+@given(st.lists(st.tuples(ELEMENT, SEPARATOR), max_size=8), st.sampled_from(["]", ",]", "", "]]", "] x", "]\n"]),
+       st.sampled_from([1, 5, 64, 1 << 22]))
+def test_stream_agrees_with_json_on_hostile_separators(tmp_path_factory, parts, closing, chunk):
+    # Elements joined by random, often wrong, separators: the stream yields exactly json's elements or
+    # fails with medft's error, whatever the chunk size puts at the buffer edge.
+    text = "["
+    for index, (element, separator) in enumerate(parts):
+        text += json.dumps(element, ensure_ascii=False) + (separator if index < len(parts) - 1 else "")
+    text += closing
+    path = tmp_path_factory.mktemp("hostile") / "h.json"
+    path.write_text(text, encoding="utf-8")
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError:
+        expected = None
+    saved, jsonstream.CHUNK_CHARS = jsonstream.CHUNK_CHARS, chunk
+    try:
+        got = list(iter_json_array(path))
+    except BridgeError:
+        got = None
+    finally:
+        jsonstream.CHUNK_CHARS = saved
+    assert got == expected
 
 
 def test_bom_and_empty_array(tmp_path):
