@@ -50,7 +50,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 	rm -rf build/lock-venv
 
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
-	$(PY) -m medft.cli tiny-models
+	$(PY) -m app.cli tiny-models
 
 # Training: every variable is optional; see README "Training" (MODEL and DATASET_DIR: see bridge below).
 DATASETS ?=
@@ -142,12 +142,12 @@ judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http:/
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval
-	$(PY) -m medft.cli demo --dir $(DEMO_DIR)
+	$(PY) -m app.cli demo --dir $(DEMO_DIR)
 
 HOST ?= 127.0.0.1
 PORT ?= 7860
 webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOST=0.0.0.0 to expose)
-	$(PY) -m medft.cli webui --host $(HOST) --port $(PORT) --dataset-dir $(DATASET_DIR)
+	$(PY) -m app.cli webui --host $(HOST) --port $(PORT) --dataset-dir $(DATASET_DIR)
 
 # One torch/OpenMP thread per test process: two xdist workers already fill two cores, and OpenMP threads
 # that spin against each other made tiny-model generation ~30x slower (measured: 15 vs 500 ms per step).
@@ -190,7 +190,7 @@ data: install ## Convert every raw source present under raw/ and register it in 
 
 stats: install ## Token-length statistics of the registered datasets; recommends cutoff_len (MODEL=...)
 	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \
-	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m medft.cli tiny-models 2>/dev/null | head -n 1))"
+	  --model "$(if $(MODEL),$(MODEL),$$($(PY) -m app.cli tiny-models 2>/dev/null | head -n 1))"
 
 recover: install ## Finish a conversion that was killed while replacing its files; remove dead runs' temp files
 	$(PY) -m bridge recover --dataset-dir $(DATASET_DIR)

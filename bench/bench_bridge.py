@@ -40,7 +40,8 @@ REPEATS = {"full": 2, "quick": 1}
 
 # ---------------------------------------------------------------- synthetic inputs
 def _texts(rng: random.Random):
-    from bridge.samples import ANSWER_TEMPLATES, ASK_TEMPLATES, V, _fill
+    from bridge.sample_vocab import V
+    from bridge.samples import ANSWER_TEMPLATES, ASK_TEMPLATES, _fill
 
     asks = [_fill(rng, rng.choice(ASK_TEMPLATES)) for _ in range(500)]
     answers = [_fill(rng, rng.choice(ANSWER_TEMPLATES)) for _ in range(500)]

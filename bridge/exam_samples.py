@@ -15,7 +15,7 @@ import json
 import random
 from pathlib import Path
 
-from bridge.samples import AGES, DURATIONS, V
+from bridge.sample_vocab import AGES, DURATIONS, V
 from medft.io import atomic_write_text
 
 LETTERS = "ABCDEF"

@@ -16,28 +16,15 @@ import json
 import random
 from pathlib import Path
 
+from bridge import exam_samples
+from bridge.sample_vocab import AGES, DURATIONS, V
 from medft.io import atomic_write_bytes, atomic_write_text, atomic_writer
-from medft.tiny_models import corpus_lines
 
 DEFAULT_SIZES = {"dialog": 300, "dialog_csv": 60, "norm_train": 200, "norm_val": 60, "mrg_train": 40,
                  "mrg_dev": 12, "mrg_test": 10, "o1": 60, "o1_en": 20,
                  "cmb_train": 120, "cmexam_train": 80, "cmexam_val": 20, "cmexam_test": 40, "cmmlu_test": 8}
 
 
-def _vocab() -> dict[str, list[str]]:
-    # The corpus holds space-separated word lists (symptoms, exams, diseases, drugs, departments).
-    lists = {}
-    for line in corpus_lines():
-        words = line.split()
-        if len(words) > 8:
-            lists[words[0]] = words
-    return {"symptom": lists["发热"], "exam": lists["血常规"], "disease": lists["糖尿病"],
-            "drug": lists["阿莫西林"], "dept": lists["内科"]}
-
-
-V = _vocab()
-AGES = ["三岁", "十个月", "25岁", "32岁", "45岁", "58岁", "67岁", "72岁"]
-DURATIONS = ["两天", "三天", "一周", "半个月", "一个月", "三个月", "半年"]
 ASK_TEMPLATES = [
     "我{age}，最近{dur}一直{s1}，还有点{s2}，请问是什么原因？需要做什么检查？",
     "孩子{age}，{dur}前开始{s1}，晚上更明显，伴有{s2}，吃了{drug}也没见好，怎么办？",
@@ -232,8 +219,6 @@ def _json_text(obj) -> str:
 
 def sample_paths(out: str | Path) -> dict[str, Path]:
     """Where ``write_samples`` puts each file (the ``raw/`` layout the converters look for)."""
-    from bridge import exam_samples  # it builds on this module's vocabulary
-
     out = Path(out)
     return {
         "dialog": out / "dialog" / "data" / "train_0001_of_0001.json",
@@ -251,8 +236,6 @@ def sample_paths(out: str | Path) -> dict[str, Path]:
 
 def write_samples(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, Path]:
     """Write every sample raw file under ``out`` in the ``raw/`` layout; return {label: path}."""
-    from bridge import exam_samples
-
     out = Path(out)
     files = sample_paths(out)
     n = {**DEFAULT_SIZES, **(sizes or {})}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from eval.formatting import format_delta, format_value
 from medft.io import atomic_write_bytes, atomic_write_text
 
 #: results[model][dataset] = {"task", "n", "metrics", "ci", "delta"} (see eval.report)
@@ -50,7 +51,6 @@ def broken_down(results: Results) -> list[str]:
 
 def markdown(results: Results, level: float | None = None) -> str:
     """``categories.md``: per set, a table of categories and one of subjects, models as columns."""
-    from eval.report import format_delta, format_value
 
     models = list(results)
     lines = ["# Per-category results", "",

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ModelSpecError(ValueError):
@@ -48,6 +49,20 @@ def _adapter_base(adapter_dir: Path) -> str:
     return base
 
 
+def is_endpoint(location: str) -> bool:
+    """Whether a ``--model`` location is a server URL rather than a path."""
+    return location.startswith(("http://", "https://"))
+
+
+def split_endpoint(location: str) -> tuple[str, str | None]:
+    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional."""
+    url, _, served = location.partition("#")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelSpecError(f"{location!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000/v1)")
+    return url.rstrip("/"), served or None
+
+
 def resolve(label: str, location: str) -> ModelSpec:
     """Turn ``label=location`` into a ModelSpec.
 
@@ -57,8 +72,6 @@ def resolve(label: str, location: str) -> ModelSpec:
     ``train.yaml`` ``output_dir``), a hub id that is already in the local cache, or the URL of an
     OpenAI-compatible server (``http://127.0.0.1:8000/v1``, optionally ``#served-name``).
     """
-    from eval.remote import is_endpoint, split_endpoint
-
     if is_endpoint(location):  # http://host:port/v1[#served-name]: predicted through the server (eval.remote)
         endpoint, served = split_endpoint(location)
         return ModelSpec(label, served or "", endpoint=endpoint)

@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eval import fewshot, loglik
 from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
+from eval.formatting import DIGITS, round_floats
 from eval.heldout import dataset_name, load_records, task_of
 from eval.models import ModelSpec
 from eval.predict import GenerationSettings, generate
-from eval.report import DIGITS, Results, round_floats, write_reports
+from eval.report import Results, write_reports
 from eval.score import score_records
 from eval.tasks import get_task
 from eval.tasks.base import Columns, columns_of

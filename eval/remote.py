@@ -19,9 +19,8 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from eval.models import ModelSpec, ModelSpecError
+from eval.models import ModelSpec
 from eval.predict import GenerationSettings, _drop_torn_tail, read_predictions
 from medft.console import get_logger
 
@@ -39,20 +38,6 @@ Messages = list[dict[str, str]]
 
 class RemoteError(RuntimeError):
     """The server cannot be reached or refused a request (after the bounded retries)."""
-
-
-def is_endpoint(location: str) -> bool:
-    """Whether a ``--model`` location is a server URL rather than a path."""
-    return location.startswith(("http://", "https://"))
-
-
-def split_endpoint(location: str) -> tuple[str, str | None]:
-    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional."""
-    url, _, served = location.partition("#")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ModelSpecError(f"{location!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000/v1)")
-    return url.rstrip("/"), served or None
 
 
 def messages_for(record: dict, system: str | None = None) -> Messages:

@@ -14,26 +14,13 @@ from pathlib import Path
 
 from rich.table import Table
 
+from eval.formatting import SIGNIFICANT, format_delta, format_value
 from eval.tasks import TASKS
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: results[model][dataset] = {"task", "n", "metrics": {name: value}, "ci": {name: [lo, hi]},
 #:                            "delta": {name: {"value", "ci", "significant"}}}  (delta: models after the first)
 Results = dict[str, dict[str, dict]]
-SIGNIFICANT = "*"
-#: Digits kept in saved reports: enough for any comparison, few enough that reruns are byte-identical.
-DIGITS = 6
-
-
-def round_floats(value, digits: int = DIGITS):
-    """``value`` with every float inside it (lists and dicts too) rounded to ``digits``."""
-    if isinstance(value, float):
-        return round(value, digits)
-    if isinstance(value, list):
-        return [round_floats(v, digits) for v in value]
-    if isinstance(value, dict):
-        return {k: round_floats(v, digits) for k, v in value.items()}
-    return value
 
 
 def headline_of(task: str) -> str | None:
@@ -62,25 +49,6 @@ def metric_names(results: Results, dataset: str) -> list[str]:
             names.update(dict.fromkeys(per_dataset[dataset]["metrics"]))
     headline = headline_of(task_of(results, dataset))
     return sorted(names, key=lambda name: name != headline)
-
-
-def format_value(value: float | None, ci: list[float] | None, digits: int = 3) -> str:
-    """``0.412 [0.371, 0.455]`` (or just the value without a CI, ``—`` when missing)."""
-    if value is None:
-        return "—"
-    text = f"{value:.{digits}f}"
-    return f"{text} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else text
-
-
-def format_delta(delta: dict | None, digits: int = 3) -> str:
-    """``+0.043 [+0.010, +0.080] *`` with ``*`` when the interval excludes 0."""
-    if not delta or delta.get("value") is None:
-        return "—"
-    text = f"{delta['value']:+.{digits}f}"
-    if delta.get("ci"):
-        low, high = delta["ci"]
-        text += f" [{low:+.{digits}f}, {high:+.{digits}f}]"
-    return text + (f" {SIGNIFICANT}" if delta.get("significant") else "")
 
 
 def _entry(results: Results, model: str, dataset: str) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from eval.report import format_delta, format_value, round_floats
+from eval.formatting import format_delta, format_value, round_floats
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 

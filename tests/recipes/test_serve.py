@@ -160,11 +160,3 @@ def test_make_serve_wiring():
     for flag in ('serve "/models/m"', "--port 9000", "--backend vllm", "--name m", "--template chatml", "--dry-run",
                  "vllm_maxlen=8192"):
         assert flag in custom, flag
-
-
-def test_medft_serve_is_the_same_command(tiny_qwen_path):
-    from medft.cli import main
-
-    result = CliRunner().invoke(main, ["serve", str(tiny_qwen_path), "--dry-run", "--name", "m"])
-    assert result.exit_code == 0, result.output
-    assert "llamafactory-cli api --model_name_or_path" in result.output and "API_MODEL_NAME=m" in result.output

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from medft.webui import WebUIError, prepare_workspace
+from app.webui import WebUIError, prepare_workspace
 
 
 def test_workspace_links_data_to_the_dataset_dir(tmp_path):
@@ -45,7 +45,7 @@ def test_running_ui_lists_the_registered_datasets(tmp_path):
     }))
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medft.cli", "webui", "--port", str(port), "--workspace", str(tmp_path / "ws"),
+        [sys.executable, "-m", "app.cli", "webui", "--port", str(port), "--workspace", str(tmp_path / "ws"),
          "--dataset-dir", str(datasets)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -39,9 +39,9 @@ def tiny_models_command(seed: int) -> None:
               help="The datasets the UI lists (default: dataset_info/).")
 def webui_command(host: str, port: int, workspace: Path | None, dataset_dir: Path | None) -> None:
     """Open LLaMA-Factory's web UI with medft's registered datasets preselected as its Data dir."""
+    from app.webui import WebUIError, launch
     from medft.paths import dataset_dir as default_dataset_dir
     from medft.paths import runs_dir
-    from medft.webui import WebUIError, launch
 
     try:
         launch(host, port, workspace or runs_dir() / "webui", dataset_dir or default_dataset_dir())
@@ -54,7 +54,7 @@ def webui_command(host: str, port: int, workspace: Path | None, dataset_dir: Pat
               help="Where the demo writes everything (default: runs/demo).")
 def demo_command(demo_dir: Path | None) -> None:
     """Run the whole pipeline offline on tiny models and sample data (what `make demo` does)."""
-    from medft.demo import DemoError, run_demo
+    from app.demo import DemoError, run_demo
     from medft.paths import runs_dir
 
     try:

@@ -3,7 +3,7 @@ import sys
 
 from click.testing import CliRunner
 
-from medft.cli import main
+from app.cli import main
 
 
 def test_medft_gathers_the_command_groups():
@@ -24,3 +24,9 @@ def test_tiny_models_command_prints_paths(tiny_qwen_path, tiny_bert_path):
     result = CliRunner().invoke(main, ["tiny-models"])
     assert result.exit_code == 0, result.output
     assert str(tiny_qwen_path) in result.output and str(tiny_bert_path) in result.output
+
+
+def test_medft_serve_is_the_same_command(tiny_qwen_path):
+    result = CliRunner().invoke(main, ["serve", str(tiny_qwen_path), "--dry-run", "--name", "m"])
+    assert result.exit_code == 0, result.output
+    assert "llamafactory-cli api --model_name_or_path" in result.output and "API_MODEL_NAME=m" in result.output

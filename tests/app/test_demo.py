@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 def test_demo_runs_every_stage(tmp_path):
     demo = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "medft.cli", "demo", "--dir", str(demo)],
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--dir", str(demo)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     info = json.loads((demo / "dataset_info" / "dataset_info.json").read_text(encoding="utf-8"))
