@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from bridge.common import BridgeError
-from bridge.textfile import truncated, utf8_problem
+from bridge.textfile import read_utf8_text, truncated, utf8_problem
 
 CHUNK_CHARS = 1 << 22  # bytes per read
 #: A decode error this far before the end of the buffer is real, not an element cut at the chunk edge
@@ -318,16 +318,8 @@ def _exact_elements(path: Path, handle, progress, start: int) -> Iterator:
 def load_json(path: str | Path):
     """Load a whole (small) JSON file, turning a decode error into a BridgeError with file and position."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise BridgeError(f"{path} is a directory; expected a JSON file") from None
-    except OSError as exc:
-        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BridgeError(f"{utf8_problem(path, exc, data)}; expected a UTF-8 JSON file") from None
+    text = read_utf8_text(path, if_directory=f"{path} is a directory; expected a JSON file",
+                          if_not_utf8="expected a UTF-8 JSON file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -30,7 +30,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from bridge.common import BridgeError
-from bridge.textfile import utf8_problem
+from bridge.textfile import read_utf8_text
 from medft.io import TEMP_PATTERN, atomic_write_json, remove_stale_temp_files, stale_temp_files
 
 INFO_NAME = "dataset_info.json"
@@ -57,19 +57,11 @@ def merge_entry(old, new: dict) -> dict:
 
 def read_json_object(path: Path, what: str, fix: str) -> dict:
     """A JSON object from ``path`` ({} if absent or blank); BridgeError, one line naming the file, otherwise."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    text = read_utf8_text(path, missing_ok=True,
+                          if_directory=f"{path} is a directory, not a file: bridge needs {what} there. {fix}",
+                          if_not_utf8=f"bridge never overwrites {what} it cannot read. {fix}")
+    if text is None:
         return {}
-    except IsADirectoryError:
-        raise BridgeError(f"{path} is a directory, not a file: bridge needs {what} there. {fix}") from None
-    except OSError as exc:
-        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BridgeError(f"{utf8_problem(path, exc, data)}; bridge never overwrites {what} it cannot read. "
-                          f"{fix}") from None
     try:
         parsed = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:

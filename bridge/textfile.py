@@ -75,3 +75,25 @@ def decode_error(path: str | Path, enc: str, exc: UnicodeDecodeError) -> BridgeE
     return BridgeError(
         f"{path}: cannot decode as {enc} ({exc.reason}); pass --encoding (utf-8, utf-8-sig or gb18030)"
     )
+
+
+def read_utf8_text(path: Path, *, if_directory: str, if_not_utf8: str, missing_ok: bool = False) -> str | None:
+    """The whole of a small UTF-8 file (BOM dropped); None when it is absent and ``missing_ok``.
+
+    Every failure is one BridgeError line: ``if_directory`` is the message for a directory, and a
+    decode error names the byte (or the truncation) followed by ``if_not_utf8``.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return None
+        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
+    except IsADirectoryError:
+        raise BridgeError(if_directory) from None
+    except OSError as exc:
+        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BridgeError(f"{utf8_problem(path, exc, data)}; {if_not_utf8}") from None
