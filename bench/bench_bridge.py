@@ -13,10 +13,11 @@
 
 Every measurement runs in its own subprocess, which reports its own peak RSS (``VmHWM``, see
 ``bench.common.peak_rss_mb``), so one run's memory never hides another's. Times cover the work only
-(imports excluded on both sides). Each measurement runs ``REPEATS`` times, alternating the two sides, and
-the fastest run counts (this VM's neighbours add up to ±30 % noise; the minimum is the least disturbed);
-every run's time is saved. The page cache is flushed (``os.sync``) after the inputs are generated, so that
-no side pays for writing back the other's freshly written input (medft fsyncs its outputs).
+(imports excluded on both sides). At full size each measurement runs ``FULL_REPEATS`` times, the two
+sides alternating, and the fastest run counts (this VM's neighbours add up to ±30 % noise; the minimum
+is the least disturbed); every run's time is saved. The page cache is flushed (``os.sync``) after the
+inputs are generated, so that no side pays for writing back the freshly written input (medft fsyncs its
+outputs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from medft.console import console
 
 FULL = {"dialog": 800_000, "norm": 100_000, "stats": 20_000}
 QUICK = {"dialog": 20_000, "norm": 5_000, "stats": 2_000}
-REPEATS = {"full": 2, "quick": 1}
+FULL_REPEATS = 2  # --quick runs each once
 
 
 # ---------------------------------------------------------------- synthetic inputs
@@ -229,7 +230,7 @@ def main(quick: bool = False) -> dict:
             ("stats", f"{sizes['stats']:,} records", "medft", "stats_medft", tmp / "stats"),
         ]
         runs: dict[int, list[dict]] = {index: [] for index in range(len(plan))}
-        for repeat in range(REPEATS["quick" if quick else "full"]):
+        for repeat in range(1 if quick else FULL_REPEATS):
             for index, (bench, size, who, task, src) in enumerate(plan):
                 out = model if task.startswith("stats") else tmp / f"out{index}-{repeat}"
                 with console.status(f"{bench}: {who} ({size}), run {repeat + 1}..."):

@@ -3,7 +3,7 @@
 ``json.load`` on the 634 MB dialogue array peaks above 2 GB; this reader keeps only a few MB.
 
 Two readers share the work. The fast one hands whole-element segments of the raw bytes to orjson
-(no UTF-8 decode into Python text first, which alone costs as much as half of ``json`` parsing): it
+(no UTF-8 decode into Python text first, which alone costs about a third of ``json``'s parse): it
 cuts a buffer after the last ``}`` followed by ``,`` and parses ``[`` + segment + ``]``. That parse can
 only succeed when the cut is a top-level comma: a cut inside a string leaves the string unterminated
 and a cut inside a nested value leaves a bracket open, and the parser must consume its whole input.
