@@ -63,6 +63,46 @@ def demo_command(demo_dir: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command("parity")
+@click.argument("run_name", metavar="RUN")
+@click.option("--dataset", "datasets", multiple=True, default=("med_norm_test", "med_mrg_test"), show_default=True,
+              help="Held-out sets the prompts are taken from (spread evenly).")
+@click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LLaMA-Factory dataset_dir [default: dataset_info/].")
+@click.option("--prompts", type=click.IntRange(min=1), default=20, show_default=True, help="Prompts to compare.")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Greedy generation budget per prompt.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where each path's outputs are cached [default: RUN/parity].")
+@click.option("--no-serve", is_flag=True, help="Skip the two `llamafactory-cli api` servers (in-process paths only).")
+@click.option("--server", "servers", multiple=True, metavar="LABEL=URL",
+              help="Also compare an OpenAI-compatible server already serving this run, e.g. "
+                   "vllm=http://127.0.0.1:8000/v1 (repeatable).")
+def parity_command(run_name, datasets, dataset_dir, prompts, max_new_tokens, out_dir, no_serve, servers) -> None:
+    """Check that a LoRA run answers the same in-process, merged, and served (greedy, string for string)."""
+    from app.parity import ParityError, check, print_report
+    from eval.heldout import HeldoutError
+    from eval.remote import RemoteError
+    from medft.paths import dataset_dir as default_dataset_dir
+    from recipes.run import RunDirError, locate
+
+    extra = {}
+    for item in servers:
+        label, sep, url = item.partition("=")
+        if not sep or not label:
+            raise click.BadParameter(f"{item!r}: expected LABEL=URL", param_hint="--server")
+        extra[label] = url
+    try:
+        run_dir = locate(run_name)
+        report = check(run_dir, dataset_dir or default_dataset_dir(), list(datasets), out_dir or run_dir / "parity",
+                       prompts=prompts, max_new_tokens=max_new_tokens, serve=not no_serve, servers=extra)
+    except (ParityError, HeldoutError, RemoteError, RunDirError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_report(report)
+    if not report.ok:
+        raise SystemExit(1)
+
+
 def _add_groups() -> None:
     from bridge.cli import bridge
     from eval.cli import eval_group

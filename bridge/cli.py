@@ -241,12 +241,21 @@ def download_command(sources, raw_dir, location, timeout, dry_run) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write the raw sample files into (use raw/ for `make data`).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--size", "sizes", multiple=True, metavar="FILE=N",
+              help="Records in one sample file, e.g. norm_train=2000 (repeatable; names: see bridge.samples).")
 @DRY_RUN
-def samples_command(out, seed, dry_run) -> None:
+def samples_command(out, seed, sizes, dry_run) -> None:
     """Write small, realistic raw files for every source in its exact published format."""
-    from bridge.samples import sample_paths, write_samples
+    from bridge.samples import DEFAULT_SIZES, sample_paths, write_samples
 
-    files = sample_paths(out) if dry_run else write_samples(out, seed)
+    counts = {}
+    for item in sizes:
+        name, _, value = item.partition("=")
+        if name not in DEFAULT_SIZES or not value.isdigit() or int(value) < 1:
+            raise click.BadParameter(f"{item!r}: expected FILE=N with N >= 1 and FILE one of "
+                                     f"{', '.join(DEFAULT_SIZES)}", param_hint="--size")
+        counts[name] = int(value)
+    files = sample_paths(out) if dry_run else write_samples(out, seed, counts)
     for label, path in files.items():
         console.print(f"{label:11s} {path}{' (dry run: not written)' if dry_run else ''}")
     click.echo(str(out))

@@ -6,20 +6,8 @@ offline tiny tokenizer knows every word the samples use.
 
 from __future__ import annotations
 
-from medft.tiny_models import corpus_lines
+from medft.corpus import word_lists
 
-
-def _vocab() -> dict[str, list[str]]:
-    # The corpus holds space-separated word lists (symptoms, exams, diseases, drugs, departments).
-    lists = {}
-    for line in corpus_lines():
-        words = line.split()
-        if len(words) > 8:
-            lists[words[0]] = words
-    return {"symptom": lists["发热"], "exam": lists["血常规"], "disease": lists["糖尿病"],
-            "drug": lists["阿莫西林"], "dept": lists["内科"]}
-
-
-V = _vocab()
+V = word_lists()
 AGES = ["三岁", "十个月", "25岁", "32岁", "45岁", "58岁", "67岁", "72岁"]
 DURATIONS = ["两天", "三天", "一周", "半个月", "一个月", "三个月", "半年"]

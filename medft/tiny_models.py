@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 from filelock import FileLock
 
+from medft.corpus import corpus_lines
 from medft.paths import cache_dir
+
+__all__ = ["build_atomically", "corpus_lines", "tiny_bert", "tiny_qwen"]
 
 #: Bump when the recipe below changes, so stale caches are rebuilt rather than reused.
 BUILD_VERSION = 1
@@ -27,12 +29,6 @@ QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 BERT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: bert-score with transformers 5 overflows unless the tokenizer states a finite max length.
 BERT_MAX_LENGTH = 512
-
-
-def corpus_lines() -> list[str]:
-    """The Chinese medical text the tiny tokenizers are trained on (prompts, dialogues, terms)."""
-    text = resources.files("medft").joinpath("assets/corpus_zh.txt").read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
 
 
 def build_atomically(target: Path, build) -> Path:
