@@ -40,6 +40,9 @@ def _print_result(result) -> None:
     console.print(f"  read {c.get('read', 0)}, written {c.get('written', {})}, skipped: {skipped}, "
                   f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)}), "
                   f"leaks removed: {c.get('leaks_removed', 0)}")
+    if "pii_masked" in c:
+        masked = ", ".join(f"{k} {v}" for k, v in c["pii_masked"].items()) or "none found"
+        console.print(f"  identifiers masked: {masked}")
     for warning in c.get("warnings", []):
         console.print(f"  [yellow]warning[/] {warning}")
     for split, path in result.files.items():
@@ -78,9 +81,14 @@ def _print_result(result) -> None:
               help="cmmlu: comma-separated subjects, 'medical' (default: the nine medical ones) or 'all'.")
 @click.option("--dedup", is_flag=True, help="Drop exact duplicate records (they are always counted).")
 @click.option("--force", is_flag=True, help="Replace dataset_info.json entries of the same name that point elsewhere.")
+@click.option("--name", "alias", default=None,
+              help="Register under another name (one SOURCE): --name cdn writes med_cdn / med_cdn_test.")
+@click.option("--keep-pii/--scrub-pii", "keep_pii", default=None,
+              help="Keep or mask phone / ID / card numbers, e-mails, URLs (default: masked for dialog and mrg).")
 @DRY_RUN
 def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inputs, train_size, test_size, seed,
-                    prompt_file, form, lang, all_reports, encoding, subjects, dedup, force, dry_run) -> None:
+                    prompt_file, form, lang, all_reports, encoding, subjects, dedup, force, dry_run, alias=None,
+                    keep_pii=None) -> None:
     """Convert SOURCES (dialog, norm, mrg, o1, cmb, cmexam, cmmlu; default: every source present under raw/)
     and register them."""
     from bridge.pipeline import convert_source
@@ -92,6 +100,8 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
         get_source(name)
     if (inputs or test_inputs or dev_inputs) and len(sources) != 1:
         raise BridgeError("--input / --test-input / --dev-input need exactly one SOURCE")
+    if alias is not None and len(sources) != 1:
+        raise BridgeError("--name needs exactly one SOURCE")
     if inputs and not test_inputs and sources[0] in ("norm", "mrg"):
         held_out = {"norm": "val.xlsx (or CHIP-CDN_dev.json)", "mrg": "IMCS-V2_dev.json"}[sources[0]]
         raise BridgeError(f"{sources[0]} takes its held-out split from a separate file: add --test-input {held_out}")
@@ -127,6 +137,7 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
                 name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
                 dedup=dedup, force=force, dry_run=dry_run,
                 progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
+                scrub_pii=None if keep_pii is None else not keep_pii, alias=alias,
             )
         _print_result(result)
         if dry_run:
