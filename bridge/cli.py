@@ -204,6 +204,47 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
     click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))
 
 
+@bridge.command("audit")
+@DATASET_DIR
+@click.option("--near-dedup", type=click.FloatRange(0, 1, min_open=True), is_flag=False, flag_value=0.7,
+              default=None, help="Also find near-duplicate training records (MinHash LSH); optional Jaccard "
+                                 "threshold [flag alone: 0.7].")
+@click.option("--fix", is_flag=True, help="Remove the flagged records from the TRAINING sets (held-out sets are "
+                                          "never changed); recorded in the manifest.")
+def audit_command(dataset_dir, near_dedup, fix) -> None:
+    """Every registered training set against every held-out / few-shot set: exact and 13-gram overlap.
+
+    Prints the matrix and writes audit.json and audit.md into the dataset dir.
+    """
+    from bridge import audit
+    from bridge.registry import recover
+
+    dataset_dir = dataset_dir or default_dataset_dir()
+    recover(dataset_dir)
+    report = audit.audit(dataset_dir, near_dedup)
+    if not report["training"] and not report["heldout"]:
+        raise BridgeError(f"nothing to audit in {dataset_dir}: no registered dataset with a local file")
+    from rich.console import Console
+
+    from bridge.audit_table import audit_table
+
+    Console(stderr=True, width=max(console.width, 100), highlight=False).print(audit_table(report))
+    for note in report["notes"]:
+        console.print(f"[dim]{note}[/]")
+    json_path, md_path = audit.save(dataset_dir, report)
+    console.print(f"saved {json_path} and {md_path} ({report['seconds']} s)")
+    if fix:
+        removed = audit.fix(dataset_dir, report)
+        console.print("fixed: " + (", ".join(f"{n} -{k} records" for n, k in removed.items()) or "nothing to remove"))
+        if removed:
+            audit.save(dataset_dir, audit.audit(dataset_dir, near_dedup))
+    flagged = audit.overlapping(report)
+    click.echo(json.dumps({"overlapping_pairs": len(flagged),
+                           "contaminated_records": {n: i["contaminated_records"] for n, i in report["training"].items()
+                                                    if i["contaminated_records"]},
+                           "fixed": bool(fix)}, ensure_ascii=False))
+
+
 @bridge.command("recover")
 @DATASET_DIR
 def recover_command(dataset_dir) -> None:

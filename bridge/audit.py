@@ -1,0 +1,389 @@
+"""Audit every registered training set against every held-out and few-shot set, and find near-duplicates.
+
+**Which sets.** Every dataset_info.json entry with a local file: a name ending in ``_test`` or ``_dev`` is
+held out (a test set or an exam's few-shot pool), every other name is training data — bridge's
+conversions, exams and ``bridge register``-ed user data alike.
+
+**Contamination rules** (per training set × held-out set; a held-out item is counted once per pair):
+
+- *exact*: the held-out item's normalised prompt (bridge/splits.py's :func:`~bridge.splits.prompt_key`)
+  equals a training record's, or the item's content (below) occurs verbatim in a training record's
+  normalised prompt + answer;
+- *n-gram*: more than ``SHARE`` (50 %) of the item's distinct character ``NGRAM``-grams (13) occur in
+  one training record's normalised prompt + answer — the Cosmopedia rule (drop a sample when the
+  matched part covers more than half of the benchmark item) with GPT-3's 13, counted in characters
+  because Chinese has no spaces. Items shorter than 13 characters are judged by the exact rule only.
+
+An item's *content* is what makes it that item: for exams the question with its options (``A. …``
+lines, as bridge.exam renders them, so CMB's and CMExam's different prompt headers do not matter);
+for every other set the normalised prompt without the prefix and suffix every item of its set shares
+(the prompt template: 临床术语标准化's long instruction would otherwise match every norm record).
+
+**Near-duplicates** (``near_dedup=THRESHOLD``, default ``NEAR_DEDUP_THRESHOLD`` = 0.7, data-juicer's
+choice): training records (content + normalised answer) as sets of character ``SHINGLE``-grams (5),
+MinHash (datasketch, ``NUM_PERM`` = 128 permutations) and MinHash LSH at the threshold; a record is a
+near-duplicate when LSH returns an earlier kept record whose estimated Jaccard similarity reaches the
+threshold. Sets are visited in dataset_info.json order, records in file order: the first of a group is
+kept, within and across training sets.
+
+Cost: one pass over each training file against an index of the held-out sets' n-grams (no all-pairs
+comparison); memory holds the held-out index, one training file at a time and 512 bytes of MinHash per
+kept training record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bridge import registry
+from bridge.common import BridgeError, jsonl_line
+from bridge.exam import render_options
+from bridge.splits import normalise, prompt_key
+from bridge.userdata import read_records
+from medft.io import atomic_write_json, atomic_write_text, sha256_file, staged_writer
+
+NGRAM = 13
+SHARE = 0.5
+SHINGLE = 5
+NUM_PERM = 128
+NEAR_DEDUP_THRESHOLD = 0.7
+HELDOUT_SUFFIXES = ("_test", "_dev")
+EXAMPLES = 3
+REPORT_JSON, REPORT_MD = "audit.json", "audit.md"
+#: Seed of the MinHash permutations: the same records give the same groups on every run.
+MINHASH_SEED = 1
+_TURN_TEXT = {"conversations": "value", "messages": "content"}
+
+
+def is_held_out(name: str) -> bool:
+    """A dataset_info.json name that is held out: a test set (``_test``) or a few-shot pool (``_dev``)."""
+    return name.endswith(HELDOUT_SUFFIXES)
+
+
+def answer_text(record: dict) -> str:
+    """The answer a record trains on: alpaca ``output``, or the last turn of a sharegpt conversation."""
+    if "instruction" not in record:
+        for key, text_key in _TURN_TEXT.items():
+            turns = record.get(key)
+            if isinstance(turns, list) and turns and isinstance(turns[-1], dict):
+                return str(turns[-1].get(text_key) or "")
+    value = record.get("output")
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _exam_content(record: dict) -> str | None:
+    if isinstance(record.get("question"), str) and isinstance(record.get("options"), dict):
+        return normalise(record["question"] + render_options(record["options"]))
+    return None
+
+
+def _common_affixes(keys: list[str]) -> tuple[int, int]:
+    """Lengths of the prefix and suffix every key shares (0, 0 for fewer than two keys)."""
+    if len(keys) < 2:
+        return 0, 0
+    prefix = len(os.path.commonprefix(keys))
+    shortest = min(len(k) for k in keys)
+    suffix = len(os.path.commonprefix([k[::-1] for k in keys]))
+    return prefix, max(0, min(suffix, shortest - prefix))
+
+
+def _strip(key: str, affixes: tuple[int, int]) -> str:
+    prefix, suffix = affixes
+    return key[prefix:len(key) - suffix] if suffix else key[prefix:]
+
+
+@dataclass
+class Dataset:
+    """One registered set: name, file, and whether bridge can rewrite it (--fix)."""
+
+    name: str
+    path: Path
+    held_out: bool
+
+
+def registered_sets(dataset_dir: str | Path) -> tuple[list[Dataset], list[str]]:
+    """The registered sets with a local file, in dataset_info.json order, and notes on the ones skipped."""
+    dataset_dir = Path(dataset_dir)
+    info = registry.load_dataset_info(dataset_dir)
+    found, notes = [], []
+    for name, entry in info.items():
+        file_name = entry.get("file_name") if isinstance(entry, dict) else None
+        if not isinstance(file_name, str):
+            notes.append(f"{name}: no local file_name (hub or script dataset): not audited")
+            continue
+        path = Path(file_name) if Path(file_name).is_absolute() else dataset_dir / file_name
+        if not path.is_file():
+            notes.append(f"{name}: {path} not found: not audited")
+            continue
+        found.append(Dataset(name, path, is_held_out(name)))
+    return found, notes
+
+
+@dataclass
+class HeldOut:
+    """A held-out set ready to be matched: per item its prompt key, content and content n-grams."""
+
+    name: str
+    keys: list[str]
+    contents: list[str]
+    grams: list[int]  # distinct n-grams per item (0: shorter than NGRAM, exact rule only)
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i:i + NGRAM] for i in range(len(text) - NGRAM + 1)}
+
+
+def load_held_out(dataset: Dataset) -> HeldOut:
+    """Read a held-out set and work out each item's content (see the module docstring)."""
+    records = [r for r in read_records(dataset.path) if isinstance(r, dict)]
+    keys = [prompt_key(r) for r in records]
+    affixes = _common_affixes(keys)
+    contents = [_exam_content(r) or _strip(k, affixes) for r, k in zip(records, keys, strict=True)]
+    return HeldOut(dataset.name, keys, contents, [len(_grams(c)) for c in contents])
+
+
+@dataclass
+class Index:
+    """Held-out n-grams → (set number, item number), and exact prompt keys → items, for all held-out sets."""
+
+    sets: list[HeldOut]
+    grams: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    keys: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, held: list[HeldOut]) -> Index:
+        """Index every item's n-grams and prompt key."""
+        index = cls(held)
+        for s, h in enumerate(held):
+            for i, (key, content) in enumerate(zip(h.keys, h.contents, strict=True)):
+                index.keys.setdefault(key, []).append((s, i))
+                for gram in _grams(content):
+                    index.grams.setdefault(gram, []).append((s, i))
+        return index
+
+
+def _training_text(record: dict) -> tuple[str, str]:
+    key = prompt_key(record)
+    return key, key + normalise(answer_text(record))
+
+
+def match_record(index: Index, record: dict) -> dict[tuple[int, int], str]:
+    """Held-out items ``record`` contaminates: (set, item) → "exact" or "ngram"."""
+    key, text = _training_text(record)
+    hits: dict[tuple[int, int], str] = {item: "exact" for item in index.keys.get(key, ())}
+    if len(text) < NGRAM:
+        return hits
+    common = _grams(text).intersection(index.grams)
+    if not common:
+        return hits
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for gram in common:
+        for item in index.grams[gram]:
+            counts[item] += 1
+    for (s, i), n in counts.items():
+        if (s, i) in hits:
+            continue
+        if index.sets[s].contents[i] in text:
+            hits[(s, i)] = "exact"
+        elif n > SHARE * index.sets[s].grams[i]:
+            hits[(s, i)] = "ngram"
+    return hits
+
+
+def _shingle_hashes(text: str) -> list[int]:
+    """32-bit hashes of the text's character SHINGLE-grams (a polynomial over code points, vectorised:
+    Python-level hashing of ~300 shingles per record dominated the run time)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < SHINGLE:
+        codes = np.concatenate([codes, np.zeros(SHINGLE - len(codes), dtype=np.uint64)])
+    width = len(codes) - SHINGLE + 1
+    h = np.zeros(width, dtype=np.uint64)
+    for j in range(SHINGLE):
+        h = h * np.uint64(1_000_003) + codes[j:j + width]
+    return (h ^ (h >> np.uint64(32))).astype(np.uint32).tolist()
+
+
+class NearDuplicates:
+    """Greedy near-duplicate search: ``seen(text)`` says whether an earlier kept text is near ``text``."""
+
+    def __init__(self, threshold: float = NEAR_DEDUP_THRESHOLD) -> None:
+        from datasketch import MinHash, MinHashLSH
+
+        if not 0 < threshold <= 1:
+            raise BridgeError(f"--near-dedup threshold must be in (0, 1], got {threshold}")
+        self.threshold = threshold
+        self._minhash = MinHash
+        self._template = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.kept: list = []
+
+    def seen(self, text: str) -> bool:
+        """True if ``text`` is near an earlier kept one; otherwise it is kept (indexed) and False."""
+        m = self._minhash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int,
+                          permutations=self._template.permutations, scheme=self._template.scheme)
+        m.update_batch(_shingle_hashes(text))
+        for candidate in self.lsh.query(m):
+            if m.jaccard(self.kept[candidate]) >= self.threshold:
+                return True
+        self.lsh.insert(len(self.kept), m, check_duplication=False)
+        self.kept.append(m)
+        return False
+
+
+def _near_text(record: dict, affixes: tuple[int, int]) -> str:
+    return _strip(prompt_key(record), affixes) + normalise(answer_text(record))
+
+
+def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
+    """The audit of ``dataset_dir``: matrix of contamination counts with examples, near-duplicates, and
+    per training set the record numbers --fix would drop (``drop``; not saved in the report)."""
+    started = time.perf_counter()
+    sets, notes = registered_sets(dataset_dir)
+    held_sets = [load_held_out(d) for d in sets if d.held_out]
+    index = Index.build(held_sets)
+    near = NearDuplicates(near_dedup) if near_dedup is not None else None
+    matrix, training, drops = [], {}, {}
+    for dataset in (d for d in sets if not d.held_out):
+        records = read_records(dataset.path)
+        cells: dict[int, dict] = {}
+        drop: set[int] = set()
+        dicts = [r for r in records if isinstance(r, dict)]
+        affixes = _common_affixes([prompt_key(r) for r in dicts[:1000]]) if near else (0, 0)
+        near_count = 0
+        for number, record in enumerate(records):
+            if not isinstance(record, dict):
+                continue
+            for (s, i), kind in match_record(index, record).items():
+                cell = cells.setdefault(s, {"exact": set(), "ngram": set(), "examples": []})
+                if i not in cell["exact"] and i not in cell["ngram"]:
+                    cell[kind].add(i)
+                    if len(cell["examples"]) < EXAMPLES:
+                        cell["examples"].append({"heldout_item": i, "train_record": number, "rule": kind,
+                                                 "text": held_sets[s].contents[i][:80]})
+                drop.add(number)
+            if near is not None and number not in drop and near.seen(_near_text(record, affixes)):
+                near_count += 1
+                drop.add(number)
+        for s, cell in sorted(cells.items()):
+            matrix.append({"train": dataset.name, "heldout": held_sets[s].name, "exact": len(cell["exact"]),
+                           "ngram": len(cell["ngram"]), "examples": cell["examples"]})
+        contaminated = len(drop) - near_count
+        training[dataset.name] = {"file": str(dataset.path), "sha256": sha256_file(dataset.path),
+                                  "records": len(records), "contaminated_records": contaminated,
+                                  **({"near_duplicates": near_count} if near is not None else {})}
+        drops[dataset.name] = sorted(drop)
+    return {
+        "rules": {"exact": "same normalised prompt, or the item's content verbatim in the training text",
+                  "ngram": f"> {SHARE:.0%} of the item's character {NGRAM}-grams in one training record",
+                  "near_dedup": None if near is None else
+                  f"MinHash LSH, character {SHINGLE}-shingles, {NUM_PERM} permutations, Jaccard >= {near_dedup}"},
+        "heldout": {h.name: {"items": len(h.keys)} for h in held_sets},
+        "training": training,
+        "matrix": matrix,
+        "notes": notes,
+        "seconds": round(time.perf_counter() - started, 2),
+        "drop": drops,
+    }
+
+
+def overlapping(report: dict) -> list[dict]:
+    """The matrix cells with any overlap."""
+    return [c for c in report["matrix"] if c["exact"] or c["ngram"]]
+
+
+def markdown(report: dict) -> str:
+    """The audit as a Markdown document (matrix of counts, then examples)."""
+    held = list(report["heldout"])
+    lines = ["# Contamination audit", "", f"Rules: exact = {report['rules']['exact']}; "
+             f"n-gram = {report['rules']['ngram']}. Cells: exact / n-gram held-out items.", "",
+             "| training set | records | " + " | ".join(held) + " |", "|---|---:|" + "---:|" * len(held)]
+    cells = {(c["train"], c["heldout"]): c for c in report["matrix"]}
+    for name, info in report["training"].items():
+        row = [f"{cells[(name, h)]['exact']} / {cells[(name, h)]['ngram']}" if (name, h) in cells else "·"
+               for h in held]
+        lines.append(f"| {name} | {info['records']} | " + " | ".join(row) + " |")
+    if report["rules"]["near_dedup"]:
+        lines += ["", f"Near-duplicates ({report['rules']['near_dedup']}): " + ", ".join(
+            f"{n} {i['near_duplicates']}" for n, i in report["training"].items())]
+    examples = [(c, e) for c in overlapping(report) for e in c["examples"]]
+    if examples:
+        lines += ["", "## Examples", "", "| training set | record | held-out set | item | rule | held-out text |",
+                  "|---|---:|---|---:|---|---|"]
+        lines += [f"| {c['train']} | {e['train_record']} | {c['heldout']} | {e['heldout_item']} | {e['rule']} | "
+                  f"{e['text'].replace('|', '/')} |" for c, e in examples]
+    return "\n".join(lines) + "\n"
+
+
+def save(dataset_dir: str | Path, report: dict) -> tuple[Path, Path]:
+    """Write audit.json (without the drop lists) and audit.md into ``dataset_dir``, atomically."""
+    dataset_dir = Path(dataset_dir)
+    saved = {k: v for k, v in report.items() if k != "drop"}
+    atomic_write_json(dataset_dir / REPORT_JSON, saved)
+    atomic_write_text(dataset_dir / REPORT_MD, markdown(saved))
+    return dataset_dir / REPORT_JSON, dataset_dir / REPORT_MD
+
+
+def load_report(dataset_dir: str | Path) -> dict | None:
+    """The saved audit of ``dataset_dir``, or None when there is none (or it cannot be read)."""
+    try:
+        return registry.read_json_object(Path(dataset_dir) / REPORT_JSON, "an audit report", "") or None
+    except BridgeError:
+        return None
+
+
+def fix(dataset_dir: str | Path, report: dict) -> dict[str, int]:
+    """Remove the records the audit flagged from the TRAINING sets only, in one atomic commit.
+
+    Files bridge wrote are replaced in place; a user's registered file is never changed: a cleaned copy
+    ``<name>_audited.jsonl`` is written beside dataset_info.json and the entry points at it. The manifest
+    records what was removed (``audit`` in each entry). Returns name → records removed.
+    """
+    dataset_dir = Path(dataset_dir)
+    manifest = registry.load_manifest(dataset_dir)
+    info = registry.load_dataset_info(dataset_dir)
+    staged, entries, manifest_entries, removed = {}, {}, {}, {}
+    try:
+        for name, drop in report["drop"].items():
+            if not drop:
+                continue
+            have = manifest["datasets"].get(name)
+            if have is None:
+                raise BridgeError(f"{name} was not registered by bridge (no manifest entry): remove its "
+                                  f"{len(drop)} flagged record(s) by hand or register it with `bridge register`")
+            path = Path(report["training"][name]["file"])
+            if sha256_file(path) != report["training"][name]["sha256"]:
+                raise BridgeError(f"{path} changed since the audit; run `bridge audit --fix` again")
+            in_place = have.get("converter") != "register" and path.parent.resolve() == dataset_dir.resolve()
+            target = path.name if in_place else f"{name}_audited.jsonl"
+            dropped = set(drop)
+            kept = [r for n, r in enumerate(read_records(path)) if n not in dropped]
+            with staged_writer(dataset_dir / target, "wb") as (handle, tmp):
+                data = "".join(jsonl_line(r) for r in kept).encode("utf-8")
+                handle.write(data)
+            staged[target] = tmp
+            entry = dict(info[name])
+            entry["file_name"] = target
+            entries[name] = entry
+            near = report["training"][name].get("near_duplicates", 0)
+            audit_note = {"removed_contaminated": report["training"][name]["contaminated_records"],
+                          "removed_near_duplicates": near, "rules": report["rules"],
+                          "date": time.strftime("%Y-%m-%d", time.gmtime())}
+            counts = dict(have.get("counts") or {})
+            counts["written"] = {**counts.get("written", {}), "train": len(kept)}
+            manifest_entries[name] = {**have, "file_name": target, "sha256": hashlib.sha256(data).hexdigest(),
+                                      "counts": counts, "audit": audit_note}
+            removed[name] = len(drop)
+    except BaseException:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    if staged:
+        registry.commit(dataset_dir, staged, entries, manifest_entries)
+    return removed
