@@ -15,8 +15,8 @@ Each identifier becomes a typed placeholder; the counts per type go to the summa
 Not covered: names, addresses, hospitals, QQ/WeChat ids, landlines written without a separator, plate and
 passport numbers — finding those needs named-entity recognition or context (out of scope; see README).
 
-Every pattern is linear-time: each starts with a look-behind that fails inside a run of the characters it
-consumes (so a long digit or letter run is scanned once, not once per start position), quantifiers are
+Digit identifiers are bounded by digits only (``ID110105…`` is still an ID). Every pattern is linear-time:
+each starts with a look-behind that fails inside a run of the characters it consumes (so a long digit or letter run is scanned once, not once per start position), quantifiers are
 bounded or possessive, and validity (check digit, Luhn, dates) is decided in Python on the match.
 """
 
@@ -37,11 +37,11 @@ _DAY = r"(?:0[1-9]|[12]\d|3[01])"
 _MONTH = r"(?:0[1-9]|1[0-2])"
 # Order matters: longer digit identifiers first, so a resident ID is never read as a bank card or phone.
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("id_card", re.compile(rf"(?<![0-9A-Za-z])[1-9]\d{{5}}(?:18|19|20)\d\d{_MONTH}{_DAY}\d{{3}}[0-9Xx](?![0-9A-Za-z])")),
-    ("id_card_15", re.compile(rf"(?<![0-9A-Za-z])[1-9]\d{{5}}\d\d{_MONTH}{_DAY}\d{{3}}(?![0-9A-Za-z])")),
-    ("bank_card", re.compile(r"(?<![0-9A-Za-z])[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?(?![0-9A-Za-z])")),
-    ("mobile", re.compile(r"(?<![0-9A-Za-z+])(?:\+?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?![0-9A-Za-z])")),
-    ("landline", re.compile(r"(?<![0-9A-Za-z])(?:0\d{2,3}-|[(（]0\d{2,3}[)）] ?)[2-9]\d{6,7}(?![0-9A-Za-z])")),
+    ("id_card", re.compile(rf"(?<![0-9])[1-9]\d{{5}}(?:18|19|20)\d\d{_MONTH}{_DAY}\d{{3}}[0-9Xx](?![0-9])")),
+    ("id_card_15", re.compile(rf"(?<![0-9])[1-9]\d{{5}}\d\d{_MONTH}{_DAY}\d{{3}}(?![0-9])")),
+    ("bank_card", re.compile(r"(?<![0-9])[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?(?![0-9])")),
+    ("mobile", re.compile(r"(?<![0-9+])(?:\+?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?![0-9])")),
+    ("landline", re.compile(r"(?<![0-9])(?:0\d{2,3}-|[(（]0\d{2,3}[)）] ?)[2-9]\d{6,7}(?![0-9])")),
     ("email", re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*+"
                          r"(?![A-Za-z0-9-])")),
     ("url", re.compile(r"(?<![A-Za-z0-9])(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\.)[A-Za-z0-9\-._~:/?#@!$&*+,;=%]++")),
