@@ -88,9 +88,10 @@ def _common_affixes(keys: list[str]) -> tuple[int, int]:
     """Lengths of the prefix and suffix every key shares (0, 0 for fewer than two keys)."""
     if len(keys) < 2:
         return 0, 0
-    prefix = len(os.path.commonprefix(keys))
+    # os.path.commonprefix compares character by character: exactly the longest common prefix of strings.
+    prefix = len(os.path.commonprefix(keys))  # noqa: RUF071
     shortest = min(len(k) for k in keys)
-    suffix = len(os.path.commonprefix([k[::-1] for k in keys]))
+    suffix = len(os.path.commonprefix([k[::-1] for k in keys]))  # noqa: RUF071
     return prefix, max(0, min(suffix, shortest - prefix))
 
 

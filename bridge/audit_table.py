@@ -27,7 +27,8 @@ def audit_table(report: dict) -> Table:
         table.add_row(*row)
     table.add_section()
     table.add_row("[bold]training records[/]", "", *[str(i["records"]) for i in report["training"].values()])
-    table.add_row("[bold]flagged records[/]", "", *[str(i["contaminated_records"]) for i in report["training"].values()])
+    table.add_row("[bold]flagged records[/]", "",
+                  *[str(i["contaminated_records"]) for i in report["training"].values()])
     if near:
         table.add_row("[bold]near-duplicates[/]", "",
                       *[str(i.get("near_duplicates", 0)) for i in report["training"].values()])

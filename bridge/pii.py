@@ -2,22 +2,23 @@
 
 Each identifier becomes a typed placeholder; the counts per type go to the summary and the manifest.
 
-| type | what is masked | placeholder |
-|---|---|---|
-| ``id_card`` | 18-character resident ID: 6-digit region, a real birth date (18xx–20xx), 3-digit sequence and the GB 11643-1999 mod 11-2 check character (0–9 or X); a number failing the check is left alone | ``[身份证号]`` |
-| ``id_card_15`` | 15-digit first-generation ID: region, YYMMDD birth date, sequence (no check digit exists) | ``[身份证号]`` |
-| ``bank_card`` | 16–19 digits (optionally grouped by spaces or hyphens) passing the Luhn check | ``[银行卡号]`` |
-| ``mobile`` | mainland mobile ``1[3-9]`` + 9 digits, optionally ``+86``/``86`` and ``-``/space groups (138-1234-5678) | ``[电话]`` |
-| ``landline`` | ``0`` + 2–3 digit area code, then 7–8 digits, written ``010-12345678`` or ``(010)12345678`` | ``[电话]`` |
-| ``email`` | ``local@domain.tld`` (ASCII) | ``[邮箱]`` |
-| ``url`` | ``http://``, ``https://`` or ``www.`` followed by ASCII URL characters | ``[网址]`` |
+- ``id_card`` → ``[身份证号]``: 18-character resident ID (6-digit region, a real birth date 18xx–20xx, 3-digit
+  sequence, GB 11643-1999 mod 11-2 check character 0–9 or X); a number failing the check is left alone.
+- ``id_card_15`` → ``[身份证号]``: 15-digit first-generation ID (region, YYMMDD birth date, sequence; no check).
+- ``bank_card`` → ``[银行卡号]``: 16–19 digits (optionally grouped by spaces or hyphens) passing the Luhn check.
+- ``mobile`` → ``[电话]``: mainland mobile ``1[3-9]`` + 9 digits, optionally ``+86``/``86``, plain or grouped
+  (138-1234-5678, 138 1234 5678).
+- ``landline`` → ``[电话]``: ``0`` + 2–3 digit area code, then 7–8 digits: ``010-62345678`` or ``(010)62345678``.
+- ``email`` → ``[邮箱]``: ``local@domain.tld`` (ASCII).
+- ``url`` → ``[网址]``: ``http://``, ``https://`` or ``www.`` followed by ASCII URL characters.
 
 Not covered: names, addresses, hospitals, QQ/WeChat ids, landlines written without a separator, plate and
 passport numbers — finding those needs named-entity recognition or context (out of scope; see README).
 
 Digit identifiers are bounded by digits only (``ID110105…`` is still an ID). Every pattern is linear-time:
-each starts with a look-behind that fails inside a run of the characters it consumes (so a long digit or letter run is scanned once, not once per start position), quantifiers are
-bounded or possessive, and validity (check digit, Luhn, dates) is decided in Python on the match.
+each starts with a look-behind that fails inside a run of the characters it consumes (so a long digit or
+letter run is scanned once, not once per start position), quantifiers are bounded or
+possessive, and validity (check digit, Luhn, dates) is decided in Python on the match.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ def test_every_type_gets_its_placeholder_and_count():
             "老身份证110105491231002，卡号6222 0212 3456 7890 128（4111111111111111），邮箱zhang.san@example.com，"
             "网址https://www.haodf.com/doctor?id=1 和 www.example.cn。")
     masked, found = scrub(text)
-    assert masked == ("电话[电话]，手机[电话]，座机[电话]或[电话]，身份证[身份证号]，老身份证[身份证号]，卡号[银行卡号]（[银行卡号]），"
-                      "邮箱[邮箱]，网址[网址] 和 [网址]。")
+    assert masked == ("电话[电话]，手机[电话]，座机[电话]或[电话]，身份证[身份证号]，老身份证[身份证号]，"
+                      "卡号[银行卡号]（[银行卡号]），邮箱[邮箱]，网址[网址] 和 [网址]。")
     assert found == Counter(mobile=2, landline=2, id_card=1, id_card_15=1, bank_card=2, email=1, url=2)
 
 
@@ -73,7 +73,7 @@ def test_ids_failing_the_check_digit_are_not_masked_as_ids(region, birth, seq, c
     first17 = region + birth + seq
     assume(check != id_check_char(first17))
     number = first17 + check
-    masked, found = scrub(f"号码{number}。")
+    masked, _ = scrub(f"号码{number}。")
     assert "[身份证号]" not in masked
     # The only other reading of 18 digits is a bank card, and only when they pass Luhn.
     expected = ("号码[银行卡号]。" if check != "X" and luhn_ok(number) else f"号码{number}。")
