@@ -8,9 +8,10 @@ conversions, exams and ``bridge register``-ed user data alike.
 
 - *exact*: the held-out item's normalised prompt (bridge/splits.py's :func:`~bridge.splits.prompt_key`)
   equals a training record's, or the item's content (below) occurs verbatim in a training record's
-  normalised prompt + answer;
-- *n-gram*: more than ``SHARE`` (50 %) of the item's distinct character ``NGRAM``-grams (13) occur in
-  one training record's normalised prompt + answer — the Cosmopedia rule (drop a sample when the
+  prompt + answer, both compared without whitespace and punctuation (NFKC, then every Unicode ``P*``
+  character of the Basic Multilingual Plane dropped: "A. 哮喘" and "A、哮喘" are the same text);
+- *n-gram*: more than ``SHARE`` (50 %) of the item's distinct character ``NGRAM``-grams (13, on the same
+  punctuation-free text) occur in one training record's prompt + answer — the Cosmopedia rule (drop a sample when the
   matched part covers more than half of the benchmark item) with GPT-3's 13, counted in characters
   because Chinese has no spaces. Items shorter than 13 characters are judged by the exact rule only.
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +139,16 @@ class HeldOut:
     grams: list[int]  # distinct n-grams per item (0: shorter than NGRAM, exact rule only)
 
 
+_PUNCTUATION: dict[int, None] = {}
+
+
+def strip_punctuation(text: str) -> str:
+    """``text`` without Unicode punctuation (categories P*, Basic Multilingual Plane): what n-grams compare."""
+    if not _PUNCTUATION:
+        _PUNCTUATION.update((cp, None) for cp in range(0x10000) if unicodedata.category(chr(cp)).startswith("P"))
+    return text.translate(_PUNCTUATION)
+
+
 def _grams(text: str) -> set[str]:
     return {text[i:i + NGRAM] for i in range(len(text) - NGRAM + 1)}
 
@@ -146,7 +158,7 @@ def load_held_out(dataset: Dataset) -> HeldOut:
     records = [r for r in read_records(dataset.path) if isinstance(r, dict)]
     keys = [prompt_key(r) for r in records]
     affixes = _common_affixes(keys)
-    contents = [_exam_content(r) or _strip(k, affixes) for r, k in zip(records, keys, strict=True)]
+    contents = [strip_punctuation(_exam_content(r) or _strip(k, affixes)) for r, k in zip(records, keys, strict=True)]
     return HeldOut(dataset.name, keys, contents, [len(_grams(c)) for c in contents])
 
 
@@ -172,7 +184,7 @@ class Index:
 
 def _training_text(record: dict) -> tuple[str, str]:
     key = prompt_key(record)
-    return key, key + normalise(answer_text(record))
+    return key, strip_punctuation(key + normalise(answer_text(record)))
 
 
 def match_record(index: Index, record: dict) -> dict[tuple[int, int], str]:
