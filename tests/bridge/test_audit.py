@@ -157,7 +157,8 @@ def test_user_registered_file_is_copied_never_changed(tmp_path):
     assert sha256_file(user) == sha
     info = json.loads((dataset_dir / "dataset_info.json").read_text(encoding="utf-8"))
     assert info["mine"]["file_name"] == "mine_audited.jsonl"
-    assert _lines(dataset_dir / "mine_audited.jsonl") == [{"instruction": "别的问题，与考试无关的一条记录", "output": "好"}]
+    kept = [{"instruction": "别的问题，与考试无关的一条记录", "output": "好"}]
+    assert _lines(dataset_dir / "mine_audited.jsonl") == kept
 
 
 def test_cli_prints_matrix_writes_reports_and_fixes(raw, tmp_path):

@@ -127,3 +127,4 @@ def test_keep_pii_opts_out_and_other_sources_do_not_scrub(raw, tmp_path):
     assert "pii_masked" not in result.counts
     assert "13812345678" in (tmp_path / "ds" / "dialog_train.jsonl").read_text(encoding="utf-8")
     assert "pii_masked" not in convert_source("norm", tmp_path / "ds", raw_dir=raw).counts
+
