@@ -158,14 +158,19 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
 @click.option("--test-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="A held-out file in the same format: a leak-free copy is registered as NAME_test.")
 @click.option("--force", is_flag=True, help="Replace an entry of this name that points elsewhere.")
+@click.option("--scrub-pii", is_flag=True, help="Mask phone / ID / card numbers, e-mails, URLs: registers a scrubbed "
+                                               "copy NAME.jsonl (FILE is never changed).")
 @DRY_RUN
-def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run) -> None:
+def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run, scrub_pii=False) -> None:
     """Validate FILE (alpaca or sharegpt .json/.jsonl) and register it as NAME in dataset_info.json."""
     from bridge.userdata import register_file
 
     result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run,
-                           test_path=test_file)
+                           test_path=test_file, scrub_pii=scrub_pii)
     console.print(f"[bold]{name}[/]: {result['status']} ({result['rows']} records, {result['entry']['formatting']})")
+    if "pii_masked" in result:
+        console.print("  identifiers masked: " + (", ".join(f"{k} {v}" for k, v in result["pii_masked"].items())
+                                                  or "none found"))
     entries = {name: result["entry"]}
     if test_file is not None:
         test_status = result.get("changes", {}).get(f"{name}_test", result["status"])

@@ -128,3 +128,26 @@ def test_keep_pii_opts_out_and_other_sources_do_not_scrub(raw, tmp_path):
     assert "13812345678" in (tmp_path / "ds" / "dialog_train.jsonl").read_text(encoding="utf-8")
     assert "pii_masked" not in convert_source("norm", tmp_path / "ds", raw_dir=raw).counts
 
+
+
+def test_register_scrub_pii_registers_a_scrubbed_copy(tmp_path):
+    from click.testing import CliRunner
+
+    from bridge.cli import bridge
+
+    user = tmp_path / "mine.jsonl"
+    original = ('{"instruction": "我的手机13912345678，邮箱a.b@qq.com", "output": "已记录。体温37.8℃。"}\n'
+                '{"instruction": "复诊时间？", "output": "2024-03-01上午。"}\n')
+    user.write_text(original, encoding="utf-8")
+    ds = tmp_path / "ds"
+    result = CliRunner().invoke(bridge, ["register", "mine", str(user), "--dataset-dir", str(ds), "--scrub-pii"])
+    assert result.exit_code == 0, result.output
+    assert "identifiers masked: email 1, mobile 1" in result.output
+    assert user.read_text(encoding="utf-8") == original  # the user's file is never changed
+    info = json.loads((ds / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info["mine"]["file_name"] == "mine.jsonl"
+    assert [json.loads(line) for line in (ds / "mine.jsonl").read_text(encoding="utf-8").splitlines()] == [
+        {"instruction": "我的手机[电话]，邮箱[邮箱]", "output": "已记录。体温37.8℃。"},
+        {"instruction": "复诊时间？", "output": "2024-03-01上午。"}]
+    manifest = json.loads((ds / ".medft-manifest.json").read_text(encoding="utf-8"))
+    assert manifest["datasets"]["mine"]["counts"]["pii_masked"] == {"email": 1, "mobile": 1}
