@@ -169,6 +169,8 @@ class Index:
     sets: list[HeldOut]
     grams: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     keys: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: The n-grams as a set: ``set & set`` walks the smaller side (``set & dict`` would walk the whole index).
+    gram_set: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, held: list[HeldOut]) -> Index:
@@ -179,6 +181,7 @@ class Index:
                 index.keys.setdefault(key, []).append((s, i))
                 for gram in _grams(content):
                     index.grams.setdefault(gram, []).append((s, i))
+        index.gram_set = frozenset(index.grams)
         return index
 
 
@@ -187,13 +190,14 @@ def _training_text(record: dict) -> tuple[str, str]:
     return key, strip_punctuation(key + normalise(answer_text(record)))
 
 
-def match_record(index: Index, record: dict) -> dict[tuple[int, int], str]:
-    """Held-out items ``record`` contaminates: (set, item) → "exact" or "ngram"."""
-    key, text = _training_text(record)
+def match_record(index: Index, record: dict, texts: tuple[str, str] | None = None) -> dict[tuple[int, int], str]:
+    """Held-out items ``record`` contaminates: (set, item) → "exact" or "ngram" (``texts``: its
+    ``_training_text`` when the caller has it already)."""
+    key, text = texts or _training_text(record)
     hits: dict[tuple[int, int], str] = {item: "exact" for item in index.keys.get(key, ())}
     if len(text) < NGRAM:
         return hits
-    common = _grams(text).intersection(index.grams)
+    common = _grams(text) & index.gram_set
     if not common:
         return hits
     counts: dict[tuple[int, int], int] = defaultdict(int)
@@ -232,26 +236,28 @@ class NearDuplicates:
         if not 0 < threshold <= 1:
             raise BridgeError(f"--near-dedup threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
-        self._minhash = MinHash
-        self._template = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
+        # One MinHash, cleared per text: building one per record re-parses its 128 permutations each time.
+        self._minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self.kept: list = []
+        #: Signatures of the kept texts (the LSH stores only band hashes), for MinHash.jaccard's estimate.
+        self.kept: list[np.ndarray] = []
 
     def seen(self, text: str) -> bool:
         """True if ``text`` is near an earlier kept one; otherwise it is kept (indexed) and False."""
-        m = self._minhash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int,
-                          permutations=self._template.permutations, scheme=self._template.scheme)
+        m = self._minhash
+        m.clear()
         m.update_batch(_shingle_hashes(text))
         for candidate in self.lsh.query(m):
-            if m.jaccard(self.kept[candidate]) >= self.threshold:
+            # MinHash.jaccard: the share of equal signature slots.
+            if np.count_nonzero(m.hashvalues == self.kept[candidate]) / NUM_PERM >= self.threshold:
                 return True
         self.lsh.insert(len(self.kept), m, check_duplication=False)
-        self.kept.append(m)
+        self.kept.append(m.hashvalues.copy())
         return False
 
 
-def _near_text(record: dict, affixes: tuple[int, int]) -> str:
-    return _strip(prompt_key(record), affixes) + normalise(answer_text(record))
+def _near_text(record: dict, affixes: tuple[int, int], key: str | None = None) -> str:
+    return _strip(prompt_key(record) if key is None else key, affixes) + normalise(answer_text(record))
 
 
 def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
@@ -273,7 +279,8 @@ def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
         for number, record in enumerate(records):
             if not isinstance(record, dict):
                 continue
-            for (s, i), kind in match_record(index, record).items():
+            texts = _training_text(record)
+            for (s, i), kind in match_record(index, record, texts).items():
                 cell = cells.setdefault(s, {"exact": set(), "ngram": set(), "examples": []})
                 if i not in cell["exact"] and i not in cell["ngram"]:
                     cell[kind].add(i)
@@ -281,7 +288,7 @@ def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
                         cell["examples"].append({"heldout_item": i, "train_record": number, "rule": kind,
                                                  "text": held_sets[s].contents[i][:80]})
                 drop.add(number)
-            if near is not None and number not in drop and near.seen(_near_text(record, affixes)):
+            if near is not None and number not in drop and near.seen(_near_text(record, affixes, texts[0])):
                 near_count += 1
                 drop.add(number)
         for s, cell in sorted(cells.items()):
