@@ -173,7 +173,8 @@ bench: install ## Run the benchmarks under bench/ and print the tables recorded 
 clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
 	rm -rf .cache .pytest_cache .ruff_cache .hypothesis runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
-	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
+	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json \
+	  dataset_info/audit.json dataset_info/audit.md
 
 # ---- bridge: raw sources -> dataset_info/ (see README "Data") ----
 # RAW_DIR / DATASET_DIR move the folders; MODEL is the tokenizer for `make stats` (default: the offline tiny
