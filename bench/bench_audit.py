@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.common import machine_info, peak_rss_mb, save_results
 from medft.console import console
 
-FULL = {"train": 100_000, "naive_heldout": 200, "naive_pairs": 2_000}
+FULL = {"train": 100_000, "naive_heldout": 200, "naive_pairs": 1_000}
 QUICK = {"train": 5_000, "naive_heldout": 50, "naive_pairs": 300}
 #: Held-out sizes of the real benchmarks (CMExam test 6,811; CMMLU: 10 medical subjects of ~150–300).
 REAL_HELDOUT = {"cmexam_test": 6811, "cmmlu_test": 250, "dialog": 3000}

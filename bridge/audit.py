@@ -35,10 +35,13 @@ kept training record.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
 import time
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,6 +188,27 @@ class Index:
         return index
 
 
+def iter_records(path: Path) -> Iterator:
+    """The records of a training file one at a time (a .jsonl file is streamed: memory stays flat however
+    large the set); other files through :func:`bridge.userdata.read_records`."""
+    if path.suffix.lower() != ".jsonl":
+        yield from read_records(path)
+        return
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for lineno, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise BridgeError(f"{path}: line {lineno}, column {exc.colno}: malformed JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        yield from read_records(path)  # its error names the line and byte that are not UTF-8
+    except OSError as exc:
+        raise BridgeError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _training_text(record: dict) -> tuple[str, str]:
     key = prompt_key(record)
     return key, strip_punctuation(key + normalise(answer_text(record)))
@@ -270,13 +294,14 @@ def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
     near = NearDuplicates(near_dedup) if near_dedup is not None else None
     matrix, training, drops = [], {}, {}
     for dataset in (d for d in sets if not d.held_out):
-        records = read_records(dataset.path)
+        sha = sha256_file(dataset.path)  # before reading: --fix refuses a file that changed after this
         cells: dict[int, dict] = {}
         drop: set[int] = set()
-        dicts = [r for r in records if isinstance(r, dict)]
-        affixes = _common_affixes([prompt_key(r) for r in dicts[:1000]]) if near else (0, 0)
+        head = [r for r in itertools.islice(iter_records(dataset.path), 1000) if isinstance(r, dict)]
+        affixes = _common_affixes([prompt_key(r) for r in head]) if near else (0, 0)
         near_count = 0
-        for number, record in enumerate(records):
+        number = -1
+        for number, record in enumerate(iter_records(dataset.path)):
             if not isinstance(record, dict):
                 continue
             texts = _training_text(record)
@@ -295,8 +320,8 @@ def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
             matrix.append({"train": dataset.name, "heldout": held_sets[s].name, "exact": len(cell["exact"]),
                            "ngram": len(cell["ngram"]), "examples": cell["examples"]})
         contaminated = len(drop) - near_count
-        training[dataset.name] = {"file": str(dataset.path), "sha256": sha256_file(dataset.path),
-                                  "records": len(records), "contaminated_records": contaminated,
+        training[dataset.name] = {"file": str(dataset.path), "sha256": sha,
+                                  "records": number + 1, "contaminated_records": contaminated,
                                   **({"near_duplicates": near_count} if near is not None else {})}
         drops[dataset.name] = sorted(drop)
     return {
