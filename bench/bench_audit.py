@@ -3,7 +3,8 @@
 * samples: every source's sample raw files (``bridge samples``) converted with the defaults, then
   ``audit(dataset_dir, near_dedup=0.7)``: the time ``make data`` adds.
 * 100k: 100,000 dialog-sized training records (synthetic, from the sample generator's vocabulary, with
-  ``PLANTED`` held-out exam questions pasted into them) registered beside held-out sets of real size
+  ``PLANTED`` held-out exam questions pasted into them, and 1 % near-duplicates of a recent record: one
+  character changed, one comma swapped) registered beside held-out sets of real size
   (CMExam's 6,811 test questions, CMMLU's medical subjects, CMB's test set, the sample sets) and audited
   with near-dedup. medft: the n-gram index + one pass, MinHash LSH. Naive: every training record against
   every held-out item (set intersection of their 13-grams) and every training pair's exact shingle
@@ -57,16 +58,27 @@ def build_inputs(tmp: Path, n_train: int, heldout_sizes: dict, seed: int = 0) ->
     asks, answers, _ = _texts(rng)
     exam = [json.loads(line) for line in (big / "cmexam_test.jsonl").read_text(encoding="utf-8").splitlines()]
     planted = set(rng.sample(range(n_train), PLANTED))
+    near = set(rng.sample(range(1, n_train), n_train // 100)) - planted
+    recent: list[dict] = []
     with open(tmp / "synthetic.jsonl", "w", encoding="utf-8") as handle:
         for i in range(n_train):
-            ask = "".join(rng.choice(asks) for _ in range(2))
-            if i in planted:
-                q = rng.choice(exam)
-                ask += q["question"] + " " + " ".join(f"{k}.{v}" for k, v in q["options"].items())
-            record = {"instruction": f"主题：{rng.choice(asks)[:12]}\n内容：{ask}", "input": "",
-                      "output": "".join(rng.choice(answers) for _ in range(3))}
+            if i in near:  # a near-duplicate of a recent record: one character changed, one comma swapped
+                source = rng.choice(recent)
+                text = source["instruction"]
+                at = rng.randrange(len(text) // 2, len(text))
+                record = {**source, "instruction": (text[:at] + "某" + text[at + 1:]).replace("，", ",", 1)}
+            else:
+                ask = "".join(rng.choice(asks) for _ in range(2))
+                if i in planted:
+                    q = rng.choice(exam)
+                    ask += q["question"] + " " + " ".join(f"{k}.{v}" for k, v in q["options"].items())
+                record = {"instruction": f"主题：{rng.choice(asks)[:12]}\n内容：{ask}", "input": "",
+                          "output": "".join(rng.choice(answers) for _ in range(3))}
+            recent = [*recent, record][-50:]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     register_file("synthetic", tmp / "synthetic.jsonl", big)
+    (tmp / "planted.json").write_text(json.dumps(sorted(planted)), encoding="utf-8")
+    (tmp / "planted_near.json").write_text(json.dumps(len(near)), encoding="utf-8")
     return small, big
 
 
@@ -75,7 +87,10 @@ def work_medft(dataset_dir: str, _arg: str) -> dict:
     from bridge.audit import audit
 
     report = audit(dataset_dir, near_dedup=0.7)
-    return {"flagged_records": {n: t["contaminated_records"] for n, t in report["training"].items()},
+    planted_file = Path(dataset_dir).parent / "planted.json"
+    planted = set(json.loads(planted_file.read_text(encoding="utf-8"))) if planted_file.is_file() else set()
+    return {"planted_found": len(planted & set(report["drop"].get("synthetic", []))),
+            "flagged_records": {n: t["contaminated_records"] for n, t in report["training"].items()},
             "near_duplicates": {n: t["near_duplicates"] for n, t in report["training"].items()}}
 
 
@@ -218,7 +233,8 @@ def main(quick: bool = False) -> dict:
     for col in ("bench", "input", "impl", "seconds", "peak RSS MB", "notes"):
         table.add_column(col, justify="right" if col in ("seconds", "peak RSS MB") else "left")
     for r in rows:
-        note = ", ".join(f"{k} {r[k]}" for k in ("extrapolated_seconds", "flagged_pairs", "agrees_with_naive",
+        note = ", ".join(f"{k} {r[k]}" for k in ("planted_found", "extrapolated_seconds", "flagged_pairs",
+                                                  "agrees_with_naive",
                                                   "near_duplicates") if k in r and not isinstance(r[k], dict))
         table.add_row(r["bench"], r["input"], r["impl"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}", note)
     console.print(table)
