@@ -90,6 +90,7 @@ def work_medft(dataset_dir: str, _arg: str) -> dict:
     planted_file = Path(dataset_dir).parent / "planted.json"
     planted = set(json.loads(planted_file.read_text(encoding="utf-8"))) if planted_file.is_file() else set()
     return {"planted_found": len(planted & set(report["drop"].get("synthetic", []))),
+            "worker_peak_rss_mb": report["peak_rss_mb"].get("worker"),
             "flagged_records": {n: t["contaminated_records"] for n, t in report["training"].items()},
             "near_duplicates": {n: t["near_duplicates"] for n, t in report["training"].items()}}
 
@@ -233,7 +234,8 @@ def main(quick: bool = False) -> dict:
     for col in ("bench", "input", "impl", "seconds", "peak RSS MB", "notes"):
         table.add_column(col, justify="right" if col in ("seconds", "peak RSS MB") else "left")
     for r in rows:
-        note = ", ".join(f"{k} {r[k]}" for k in ("planted_found", "extrapolated_seconds", "flagged_pairs",
+        note = ", ".join(f"{k} {r[k]}" for k in ("worker_peak_rss_mb", "planted_found", "extrapolated_seconds",
+                                                  "flagged_pairs",
                                                   "agrees_with_naive",
                                                   "near_duplicates") if k in r and not isinstance(r[k], dict))
         table.add_row(r["bench"], r["input"], r["impl"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}", note)

@@ -22,14 +22,16 @@ for every other set the normalised prompt without the prefix and suffix every it
 
 **Near-duplicates** (``near_dedup=THRESHOLD``, default ``NEAR_DEDUP_THRESHOLD`` = 0.7, data-juicer's
 choice): training records (content + normalised answer) as sets of character ``SHINGLE``-grams (5),
-MinHash (datasketch, ``NUM_PERM`` = 128 permutations) and MinHash LSH at the threshold; a record is a
+MinHash (datasketch, ``NUM_PERM`` = 64 permutations) and MinHash LSH at the threshold (8 bands of 8 rows); a record is a
 near-duplicate when LSH returns an earlier kept record whose estimated Jaccard similarity reaches the
 threshold. Sets are visited in dataset_info.json order, records in file order: the first of a group is
 kept, within and across training sets.
 
 Cost: one pass over each training file against an index of the held-out sets' n-grams (no all-pairs
-comparison); memory holds the held-out index, one training file at a time and 512 bytes of MinHash per
-kept training record.
+comparison), in a worker process beside the near-duplicate pass; training files are streamed. Memory
+holds the held-out index and, per kept training record, its 64-slot signature and LSH entries (about 3 KB:
+linear in the training records, never pairwise). 64 permutations instead of 128 halve that and the time;
+datasketch's LSH then misses about 5 % of pairs at the threshold (4 % with 128) — see BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from medft.io import atomic_write_json, atomic_write_text, sha256_file, staged_w
 NGRAM = 13
 SHARE = 0.5
 SHINGLE = 5
-NUM_PERM = 128
+NUM_PERM = 64
 NEAR_DEDUP_THRESHOLD = 0.7
 HELDOUT_SUFFIXES = ("_test", "_dev")
 EXAMPLES = 3
@@ -260,7 +262,7 @@ class NearDuplicates:
         if not 0 < threshold <= 1:
             raise BridgeError(f"--near-dedup threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
-        # One MinHash, cleared per text: building one per record re-parses its 128 permutations each time.
+        # One MinHash, cleared per text: building one per record re-parses its permutations each time.
         self._minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         #: Signatures of the kept texts (the LSH stores only band hashes), for MinHash.jaccard's estimate.
@@ -284,28 +286,28 @@ def _near_text(record: dict, affixes: tuple[int, int], key: str | None = None) -
     return _strip(prompt_key(record) if key is None else key, affixes) + normalise(answer_text(record))
 
 
-def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
-    """The audit of ``dataset_dir``: matrix of contamination counts with examples, near-duplicates, and
-    per training set the record numbers --fix would drop (``drop``; not saved in the report)."""
-    started = time.perf_counter()
+def _head_affixes(path: Path) -> tuple[int, int]:
+    """The template affixes of a training set, from its first 1,000 records."""
+    head = [r for r in itertools.islice(iter_records(path), 1000) if isinstance(r, dict)]
+    return _common_affixes([prompt_key(r) for r in head])
+
+
+def contamination_pass(dataset_dir: str | Path) -> dict:
+    """Every training set against the held-out index: the matrix, per training set its counts and the
+    record numbers to drop, the held-out sets and notes (picklable: it may run in a worker process)."""
     sets, notes = registered_sets(dataset_dir)
     held_sets = [load_held_out(d) for d in sets if d.held_out]
     index = Index.build(held_sets)
-    near = NearDuplicates(near_dedup) if near_dedup is not None else None
     matrix, training, drops = [], {}, {}
     for dataset in (d for d in sets if not d.held_out):
         sha = sha256_file(dataset.path)  # before reading: --fix refuses a file that changed after this
         cells: dict[int, dict] = {}
         drop: set[int] = set()
-        head = [r for r in itertools.islice(iter_records(dataset.path), 1000) if isinstance(r, dict)]
-        affixes = _common_affixes([prompt_key(r) for r in head]) if near else (0, 0)
-        near_count = 0
         number = -1
         for number, record in enumerate(iter_records(dataset.path)):
             if not isinstance(record, dict):
                 continue
-            texts = _training_text(record)
-            for (s, i), kind in match_record(index, record, texts).items():
+            for (s, i), kind in match_record(index, record).items():
                 cell = cells.setdefault(s, {"exact": set(), "ngram": set(), "examples": []})
                 if i not in cell["exact"] and i not in cell["ngram"]:
                     cell[kind].add(i)
@@ -313,27 +315,79 @@ def audit(dataset_dir: str | Path, near_dedup: float | None = None) -> dict:
                         cell["examples"].append({"heldout_item": i, "train_record": number, "rule": kind,
                                                  "text": held_sets[s].contents[i][:80]})
                 drop.add(number)
-            if near is not None and number not in drop and near.seen(_near_text(record, affixes, texts[0])):
-                near_count += 1
-                drop.add(number)
         for s, cell in sorted(cells.items()):
             matrix.append({"train": dataset.name, "heldout": held_sets[s].name, "exact": len(cell["exact"]),
                            "ngram": len(cell["ngram"]), "examples": cell["examples"]})
-        contaminated = len(drop) - near_count
-        training[dataset.name] = {"file": str(dataset.path), "sha256": sha,
-                                  "records": number + 1, "contaminated_records": contaminated,
-                                  **({"near_duplicates": near_count} if near is not None else {})}
-        drops[dataset.name] = sorted(drop)
+        training[dataset.name] = {"file": str(dataset.path), "sha256": sha, "records": number + 1,
+                                  "contaminated_records": len(drop)}
+        drops[dataset.name] = drop
+    return {"heldout": {h.name: {"items": len(h.keys)} for h in held_sets}, "training": training,
+            "matrix": matrix, "notes": notes, "drop": drops, "peak_rss_mb": _peak_rss_mb()}
+
+
+def near_duplicate_pass(dataset_dir: str | Path, threshold: float) -> dict[str, set[int]]:
+    """Per training set, the record numbers that are near-duplicates of an earlier record (any set)."""
+    near = NearDuplicates(threshold)
+    sets, _ = registered_sets(dataset_dir)
+    found: dict[str, set[int]] = {}
+    for dataset in (d for d in sets if not d.held_out):
+        affixes = _head_affixes(dataset.path)
+        found[dataset.name] = {number for number, record in enumerate(iter_records(dataset.path))
+                               if isinstance(record, dict) and near.seen(_near_text(record, affixes))}
+    return found
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            return next(round(int(line.split()[1]) / 1024, 1) for line in handle if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def audit(dataset_dir: str | Path, near_dedup: float | None = None, parallel: bool = True) -> dict:
+    """The audit of ``dataset_dir``: matrix of contamination counts with examples, near-duplicates, and
+    per training set the record numbers --fix would drop (``drop``; not saved in the report).
+
+    With ``near_dedup`` the two passes are independent: the contamination pass runs in a worker process
+    while this one searches near-duplicates (two cores, about half the time). A record is counted as a
+    near-duplicate only when the contamination pass did not flag it already.
+    """
+    started = time.perf_counter()
+    if near_dedup is None:
+        result = contamination_pass(dataset_dir)
+        near: dict[str, set[int]] = {}
+    else:
+        NearDuplicates(near_dedup)  # a bad threshold fails before any work
+        if parallel:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                future = pool.submit(contamination_pass, str(dataset_dir))
+                near = near_duplicate_pass(dataset_dir, near_dedup)
+                result = future.result()
+        else:
+            result = contamination_pass(dataset_dir)
+            near = near_duplicate_pass(dataset_dir, near_dedup)
+    drops = {}
+    for name, info in result["training"].items():
+        contaminated = result["drop"][name]
+        if near_dedup is not None:
+            info["near_duplicates"] = len(near.get(name, set()) - contaminated)
+        drops[name] = sorted(contaminated | near.get(name, set()))
     return {
         "rules": {"exact": "same normalised prompt, or the item's content verbatim in the training text",
                   "ngram": f"> {SHARE:.0%} of the item's character {NGRAM}-grams in one training record",
-                  "near_dedup": None if near is None else
+                  "near_dedup": None if near_dedup is None else
                   f"MinHash LSH, character {SHINGLE}-shingles, {NUM_PERM} permutations, Jaccard >= {near_dedup}"},
-        "heldout": {h.name: {"items": len(h.keys)} for h in held_sets},
-        "training": training,
-        "matrix": matrix,
-        "notes": notes,
+        "heldout": result["heldout"],
+        "training": result["training"],
+        "matrix": result["matrix"],
+        "notes": result["notes"],
         "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": {"main": _peak_rss_mb(),
+                        **({"worker": result["peak_rss_mb"]} if near_dedup is not None and parallel else {})},
         "drop": drops,
     }
 
