@@ -151,3 +151,12 @@ def test_register_scrub_pii_registers_a_scrubbed_copy(tmp_path):
         {"instruction": "复诊时间？", "output": "2024-03-01上午。"}]
     manifest = json.loads((ds / ".medft-manifest.json").read_text(encoding="utf-8"))
     assert manifest["datasets"]["mine"]["counts"]["pii_masked"] == {"email": 1, "mobile": 1}
+
+
+def test_identifiers_inside_longer_digit_runs_are_left_alone():
+    valid = "110105194912310038"
+    assert valid_id18(valid) and not luhn_ok("7" + valid) and not luhn_ok(valid + "7")
+    # A longer digit run holding a valid ID or a mobile number is one long number, not an identifier.
+    for text in ("订单号7" + valid + "。", "订单号" + valid + "7。", "流水号9" + "13812345678" + "号",
+                 "编号" + "13812345678" + "9号"):
+        assert scrub(text) == (text, Counter())
