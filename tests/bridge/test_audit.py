@@ -176,3 +176,16 @@ def test_cli_prints_matrix_writes_reports_and_fixes(raw, tmp_path):
     assert "| med_cmb |" in (dataset_dir / "audit.md").read_text(encoding="utf-8")
     bad = CliRunner().invoke(bridge, ["audit", "--dataset-dir", str(dataset_dir), "--near-dedup", "2"])
     assert bad.exit_code == 2 and "0<x<=1" in bad.output.replace(" ", "")
+
+
+def test_bad_input_is_one_line_naming_file_and_line(tmp_path):
+    from tests.bridge.audit_fixture import audited_dir
+
+    dataset_dir = audited_dir(tmp_path)
+    with open(tmp_path / "mine.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"instruction": "坏的一行"\n')
+    for near in (None, 0.7):  # with near-dedup the contamination pass runs in a worker: its error comes back
+        with pytest.raises(BridgeError, match=r"mine\.jsonl: line 3, column \d+: malformed JSON"):
+            audit.audit(dataset_dir, near_dedup=near)
+    result = CliRunner().invoke(bridge, ["audit", "--dataset-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "nothing to audit in" in result.output and "Traceback" not in result.output
