@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
+	audit train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -173,7 +173,8 @@ bench: install ## Run the benchmarks under bench/ and print the tables recorded 
 clean: ## Remove caches, runs and converted data (keeps the venv and dataset_info.json)
 	rm -rf .cache .pytest_cache .ruff_cache .hypothesis runs reports build bench/results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
-	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json
+	rm -f dataset_info/*.jsonl dataset_info/.manifest.json dataset_info/.medft-manifest.json dataset_info/stats.json \
+	  dataset_info/audit.json dataset_info/audit.md
 
 # ---- bridge: raw sources -> dataset_info/ (see README "Data") ----
 # RAW_DIR / DATASET_DIR move the folders; MODEL is the tokenizer for `make stats` (default: the offline tiny
@@ -187,6 +188,12 @@ BRIDGE_ARGS ?=
 
 data: install ## Convert every raw source present under raw/ and register it in dataset_info/
 	$(PY) -m bridge convert --raw-dir $(RAW_DIR) --dataset-dir $(DATASET_DIR) $(BRIDGE_ARGS)
+	$(PY) -m bridge audit --dataset-dir $(DATASET_DIR) --near-dedup
+
+# AUDIT_ARGS: --fix (remove flagged training records), --near-dedup 0.8 (another threshold).
+AUDIT_ARGS ?=
+audit: install ## Every training set vs every held-out set (exact + 13-gram) and near-duplicates: [AUDIT_ARGS=--fix]
+	$(PY) -m bridge audit --dataset-dir $(DATASET_DIR) --near-dedup $(AUDIT_ARGS)
 
 stats: install ## Token-length statistics of the registered datasets; recommends cutoff_len (MODEL=...)
 	$(PY) -m bridge stats --dataset-dir $(DATASET_DIR) --template $(TEMPLATE) --cutoff-len $(CUTOFF_LEN) \

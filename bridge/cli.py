@@ -40,6 +40,9 @@ def _print_result(result) -> None:
     console.print(f"  read {c.get('read', 0)}, written {c.get('written', {})}, skipped: {skipped}, "
                   f"duplicates {c.get('duplicates', 0)} (dropped {c.get('duplicates_dropped', 0)}), "
                   f"leaks removed: {c.get('leaks_removed', 0)}")
+    if "pii_masked" in c:
+        masked = ", ".join(f"{k} {v}" for k, v in c["pii_masked"].items()) or "none found"
+        console.print(f"  identifiers masked: {masked}")
     for warning in c.get("warnings", []):
         console.print(f"  [yellow]warning[/] {warning}")
     for split, path in result.files.items():
@@ -78,9 +81,14 @@ def _print_result(result) -> None:
               help="cmmlu: comma-separated subjects, 'medical' (default: the nine medical ones) or 'all'.")
 @click.option("--dedup", is_flag=True, help="Drop exact duplicate records (they are always counted).")
 @click.option("--force", is_flag=True, help="Replace dataset_info.json entries of the same name that point elsewhere.")
+@click.option("--name", "alias", default=None,
+              help="Register under another name (one SOURCE): --name cdn writes med_cdn / med_cdn_test.")
+@click.option("--keep-pii/--scrub-pii", "keep_pii", default=None,
+              help="Keep or mask phone / ID / card numbers, e-mails, URLs (default: masked for dialog and mrg).")
 @DRY_RUN
 def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inputs, train_size, test_size, seed,
-                    prompt_file, form, lang, all_reports, encoding, subjects, dedup, force, dry_run) -> None:
+                    prompt_file, form, lang, all_reports, encoding, subjects, dedup, force, dry_run, alias=None,
+                    keep_pii=None) -> None:
     """Convert SOURCES (dialog, norm, mrg, o1, cmb, cmexam, cmmlu; default: every source present under raw/)
     and register them."""
     from bridge.pipeline import convert_source
@@ -92,6 +100,8 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
         get_source(name)
     if (inputs or test_inputs or dev_inputs) and len(sources) != 1:
         raise BridgeError("--input / --test-input / --dev-input need exactly one SOURCE")
+    if alias is not None and len(sources) != 1:
+        raise BridgeError("--name needs exactly one SOURCE")
     if inputs and not test_inputs and sources[0] in ("norm", "mrg"):
         held_out = {"norm": "val.xlsx (or CHIP-CDN_dev.json)", "mrg": "IMCS-V2_dev.json"}[sources[0]]
         raise BridgeError(f"{sources[0]} takes its held-out split from a separate file: add --test-input {held_out}")
@@ -127,6 +137,7 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
                 name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
                 dedup=dedup, force=force, dry_run=dry_run,
                 progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
+                scrub_pii=None if keep_pii is None else not keep_pii, alias=alias,
             )
         _print_result(result)
         if dry_run:
@@ -147,14 +158,19 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
 @click.option("--test-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="A held-out file in the same format: a leak-free copy is registered as NAME_test.")
 @click.option("--force", is_flag=True, help="Replace an entry of this name that points elsewhere.")
+@click.option("--scrub-pii", is_flag=True, help="Mask phone / ID / card numbers, e-mails, URLs: registers a scrubbed "
+                                               "copy NAME.jsonl (FILE is never changed).")
 @DRY_RUN
-def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run) -> None:
+def register_command(name, file, dataset_dir, formatting, test_file, force, dry_run, scrub_pii=False) -> None:
     """Validate FILE (alpaca or sharegpt .json/.jsonl) and register it as NAME in dataset_info.json."""
     from bridge.userdata import register_file
 
     result = register_file(name, file, dataset_dir or default_dataset_dir(), formatting, force, dry_run,
-                           test_path=test_file)
+                           test_path=test_file, scrub_pii=scrub_pii)
     console.print(f"[bold]{name}[/]: {result['status']} ({result['rows']} records, {result['entry']['formatting']})")
+    if "pii_masked" in result:
+        console.print("  identifiers masked: " + (", ".join(f"{k} {v}" for k, v in result["pii_masked"].items())
+                                                  or "none found"))
     entries = {name: result["entry"]}
     if test_file is not None:
         test_status = result.get("changes", {}).get(f"{name}_test", result["status"])
@@ -191,6 +207,47 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
     if not dry_run:
         console.print(f"saved {save_stats(dataset_dir, stats)}")
     click.echo(json.dumps({"recommended_cutoff_len": stats["recommended_cutoff_len"]}))
+
+
+@bridge.command("audit")
+@DATASET_DIR
+@click.option("--near-dedup", type=click.FloatRange(0, 1, min_open=True), is_flag=False, flag_value=0.7,
+              default=None, help="Also find near-duplicate training records (MinHash LSH); optional Jaccard "
+                                 "threshold [flag alone: 0.7].")
+@click.option("--fix", is_flag=True, help="Remove the flagged records from the TRAINING sets (held-out sets are "
+                                          "never changed); recorded in the manifest.")
+def audit_command(dataset_dir, near_dedup, fix) -> None:
+    """Every registered training set against every held-out / few-shot set: exact and 13-gram overlap.
+
+    Prints the matrix and writes audit.json and audit.md into the dataset dir.
+    """
+    from bridge import audit
+    from bridge.registry import recover
+
+    dataset_dir = dataset_dir or default_dataset_dir()
+    recover(dataset_dir)
+    report = audit.audit(dataset_dir, near_dedup)
+    if not report["training"] and not report["heldout"]:
+        raise BridgeError(f"nothing to audit in {dataset_dir}: no registered dataset with a local file")
+    from rich.console import Console
+
+    from bridge.audit_table import audit_table
+
+    Console(stderr=True, width=max(console.width, 100), highlight=False).print(audit_table(report))
+    for note in report["notes"]:
+        console.print(f"[dim]{note}[/]")
+    json_path, md_path = audit.save(dataset_dir, report)
+    console.print(f"saved {json_path} and {md_path} ({report['seconds']} s)")
+    if fix:
+        removed = audit.fix(dataset_dir, report)
+        console.print("fixed: " + (", ".join(f"{n} -{k} records" for n, k in removed.items()) or "nothing to remove"))
+        if removed:
+            audit.save(dataset_dir, audit.audit(dataset_dir, near_dedup))
+    flagged = audit.overlapping(report)
+    click.echo(json.dumps({"overlapping_pairs": len(flagged),
+                           "contaminated_records": {n: i["contaminated_records"] for n, i in report["training"].items()
+                                                    if i["contaminated_records"]},
+                           "fixed": bool(fix)}, ensure_ascii=False))
 
 
 @bridge.command("recover")

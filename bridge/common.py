@@ -36,6 +36,8 @@ class Counts:
     leaks_removed: int = 0
     #: Problems that did not stop the conversion (a held-out split shorter than asked), shown in the summary.
     warnings: list[str] = field(default_factory=list)
+    #: Identifiers masked per type (bridge/pii.py); None when the conversion did not scrub.
+    pii_masked: Counter | None = None
 
     def skip(self, reason: str) -> None:
         """Count one record skipped for ``reason``."""
@@ -51,6 +53,7 @@ class Counts:
             "duplicates_dropped": self.duplicates_dropped,
             "leaks_removed": self.leaks_removed,
             "warnings": list(self.warnings),
+            **({} if self.pii_masked is None else {"pii_masked": dict(sorted(self.pii_masked.items()))}),
         }
 
 

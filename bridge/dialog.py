@@ -30,6 +30,8 @@ from bridge.textfile import decode_error, detect_encoding, open_text
 
 NAME = "dialog"
 VERSION = 2  # 2: leak-free held-out split (bridge/splits.py), drawn with a reserve to refill it
+#: Patients' own words: personal identifiers are masked by default (bridge/pii.py; opt out with --keep-pii).
+PATIENT_TEXT = True
 #: The held-out split is cut from the training file (see bridge/splits.py).
 SAME_FILE_SPLIT = True
 DEFAULT_PROMPT = "主题：{title}\n内容：{ask}"

@@ -15,6 +15,8 @@ from bridge.jsonstream import load_json
 
 NAME = "mrg"
 VERSION = 2  # 2: leak-free held-out split (bridge/splits.py)
+#: Patients' own words: personal identifiers are masked by default (bridge/pii.py; opt out with --keep-pii).
+PATIENT_TEXT = True
 DEFAULT_PROMPT = (
     "问诊对话历史：\n{dialogue}\n根据上述对话，给出诊疗报告\n"
     "说明：诊疗报告分为主诉, 现病史, 辅助检查, 既往史, 诊断, 建议这六个章节，以标准的json格式输出。\n答："

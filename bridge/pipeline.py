@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge import registry, splits
+from bridge import pii, registry, splits
 from bridge.common import BridgeError, Counts, jsonl_line, load_prompt
-from bridge.sources import dataset_names, get_source, output_files
+from bridge.sources import check_alias, dataset_names, get_source, output_files
 from medft.io import sha256_file, staged_writer
 
 #: Parameters every source validates the same way: record counts (None = all, where the default is None).
@@ -108,11 +109,16 @@ def _up_to_date(dataset_dir: Path, manifest: dict, wanted: dict[str, dict]) -> b
 def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | None = None,
                    inputs: dict[str, list[Path]] | None = None, params: dict | None = None,
                    prompt_file: str | Path | None = None, dedup: bool = False, force: bool = False,
-                   dry_run: bool = False, progress=None) -> Result:
+                   dry_run: bool = False, progress=None, scrub_pii: bool | None = None,
+                   alias: str | None = None) -> Result:
     """Convert source ``name`` from ``inputs`` (or the files found under ``raw_dir/name``) and register it.
 
     Re-running with identical inputs, parameters and prompt is a no-op (status "unchanged").
     ``progress(done_bytes, total_bytes)`` is called while large inputs (dialog, o1) are streamed.
+    ``scrub_pii`` masks personal identifiers (bridge/pii.py) in every split; None means the source's
+    default (on for the patient text of dialog and mrg: ``PATIENT_TEXT`` in the module). ``alias`` registers
+    the splits under another name (``"cdn"`` → med_cdn / med_cdn_test in cdn_train.jsonl / cdn_test.jsonl), so
+    several conversions of one source can live side by side.
     """
     module = get_source(name)
     dataset_dir = Path(dataset_dir)
@@ -138,12 +144,17 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         registry.recover(dataset_dir)
     # Fail before any work if dataset_info.json or the manifest is unusable or a name clashes.
     info, manifest = registry.load_dataset_info(dataset_dir), registry.load_manifest(dataset_dir)
-    files = output_files(name)
-    names = dataset_names(name)
+    if alias is not None:
+        check_alias(alias)
+    files = output_files(name, alias)
+    names = dataset_names(name, alias)
     entries = {names[s]: registry.alpaca_entry(files[s]) for s in files}
     registry.check_conflicts(info, manifest, entries, force)
 
-    recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256}
+    if scrub_pii is None:
+        scrub_pii = getattr(module, "PATIENT_TEXT", False)
+    recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256,
+                "scrub_pii": scrub_pii}
     wanted = {names[s]: {"file_name": files[s], "converter": name, "converter_version": module.VERSION,
                          "params": recorded} for s in files}
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -160,6 +171,10 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         on_bytes = None if progress is None else (lambda done: progress(done, total))
         try:
             built = module.build(inputs, params, prompt, counts, dedup=dedup, progress=on_bytes)
+            if scrub_pii:
+                # Before the split rules, so the leak rule compares the prompts as they will be written.
+                counts.pii_masked = Counter()
+                built = pii.scrub_splits(built, counts.pii_masked)
             result = splits.apply_rules(module, built, params, counts, names, inputs)
         except BaseException:
             hashing.cancel()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 from bridge import registry
 from bridge.common import BridgeError, jsonl_line
 from bridge.jsonstream import load_json
+from bridge.pii import scrub_record
 from bridge.splits import leak_free
 from bridge.textfile import truncated, utf8_problem
 from medft.io import sha256_file, staged_writer
@@ -136,7 +138,8 @@ def _read_valid(path: Path, formatting: str | None) -> tuple[list, str, dict]:
 
 
 def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatting: str | None = None,
-                  force: bool = False, dry_run: bool = False, test_path: str | Path | None = None) -> dict:
+                  force: bool = False, dry_run: bool = False, test_path: str | Path | None = None,
+                  scrub_pii: bool = False) -> dict:
     """Validate ``path`` and register it as ``name``; returns the entry written (or that would be).
 
     With ``test_path`` (a held-out file in the same format) a leak-free copy of it is written to
@@ -146,18 +149,30 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     """
     path, dataset_dir = Path(path), Path(dataset_dir)
     records, formatting, result = _read_valid(path, formatting)
+    masked = Counter()
+    if scrub_pii:
+        records = [scrub_record(r, masked) for r in records]
     try:
         file_name = str(path.resolve().relative_to(dataset_dir.resolve()))
     except ValueError:
         file_name = str(path.resolve())  # LLaMA-Factory accepts absolute file_name outside dataset_dir
+    scrubbed = None
+    if scrub_pii:
+        file_name = f"{name}.jsonl"
+        if (dataset_dir / file_name).resolve() == path.resolve():
+            raise BridgeError(f"{path} is the input: the scrubbed copy would overwrite it; register under another name")
+        scrubbed = "".join(jsonl_line(r) for r in records).encode("utf-8")
     entry = _entry(file_name, formatting, result)
     source_sha = sha256_file(path)
-    manifest_entries = {name: {"file_name": file_name, "sha256": source_sha,
+    pii_counts = {"pii_masked": dict(sorted(masked.items()))} if scrub_pii else {}
+    manifest_entries = {name: {"file_name": file_name,
+                               "sha256": hashlib.sha256(scrubbed).hexdigest() if scrubbed is not None else source_sha,
                                "source": {"path": str(path.resolve()), "sha256": source_sha},
-                               "converter": "register", "converter_version": 1, "params": {"formatting": formatting},
-                               "counts": {"read": len(records), "written": {"train": len(records)}}}}
+                               "converter": "register", "converter_version": 1,
+                               "params": {"formatting": formatting, **({"scrub_pii": True} if scrub_pii else {})},
+                               "counts": {"read": len(records), "written": {"train": len(records)}, **pii_counts}}}
     entries = {name: entry}
-    out = {"entry": entry, "rows": len(records)}
+    out = {"entry": entry, "rows": len(records), **pii_counts}
     held = None
     if test_path is not None:
         test_path = Path(test_path)
@@ -167,6 +182,9 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
             raise BridgeError(f"{target} is an input: the held-out copy would overwrite it; register under another "
                               "name or move the file")
         test_records, _, _ = _read_valid(test_path, formatting)
+        if scrub_pii:
+            test_masked = Counter()
+            test_records = [scrub_record(r, test_masked) for r in test_records]
         held = leak_free(records, test_records, len(test_records))
         if not held.test:
             raise BridgeError(f"{test_path}: all {len(test_records)} held-out records share their prompt with "
@@ -178,6 +196,10 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     if dry_run:
         return {**out, "status": "dry-run"}
     staged = {}
+    if scrubbed is not None:
+        with staged_writer(dataset_dir / file_name, "wb") as (handle, tmp):
+            handle.write(scrubbed)
+        staged[file_name] = tmp
     if held is not None:
         with staged_writer(dataset_dir / test_file, "wb") as (handle, tmp):
             data = "".join(jsonl_line(r) for r in held.test).encode("utf-8")
@@ -189,6 +211,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
             "source": {"path": str(test_path.resolve()), "sha256": test_sha}, "converter": "register",
             "converter_version": 1, "params": {"formatting": formatting},
             "counts": {"read": len(test_records), "written": {"test": len(held.test)},
-                       "leaks_removed": held.removed}}
+                       "leaks_removed": held.removed,
+                       **({"pii_masked": dict(sorted(test_masked.items()))} if scrub_pii else {})}}
     changes = registry.commit(dataset_dir, staged, entries, manifest_entries, force=force)
     return {**out, "status": changes[name], "changes": changes}

@@ -24,6 +24,8 @@ class ModelSpec:
     template: str | None = None
     #: An OpenAI-compatible server's base URL (``http://host:port/v1``); ``model`` is then its served name.
     endpoint: str | None = None
+    #: The datasets a medft run trained on (its train.yaml ``dataset``): eval notes held-out overlap with them.
+    trained_on: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """Short hash of the weights' identity (paths, sizes, mtimes): predictions of retrained weights
@@ -82,14 +84,16 @@ def resolve(label: str, location: str) -> ModelSpec:
         raise ModelSpecError(f"--model {label}={location}: no such directory")
     run_config = _run_config(path)
     template = run_config.get("template")
+    names = run_config.get("dataset") or ""
+    trained = tuple(n.strip() for n in (names if isinstance(names, list) else str(names).split(",")) if str(n).strip())
     if (path / "merged" / "config.json").exists():
-        return ModelSpec(label, str(path / "merged"), template=template)
+        return ModelSpec(label, str(path / "merged"), template=template, trained_on=trained)
     output_dir = run_config.get("output_dir")
     for candidate in [path] + ([Path(output_dir)] if output_dir else []):
         if (candidate / "adapter_config.json").exists():
-            return ModelSpec(label, _adapter_base(candidate), str(candidate), template=template)
+            return ModelSpec(label, _adapter_base(candidate), str(candidate), template=template, trained_on=trained)
         if (candidate / "config.json").exists():
-            return ModelSpec(label, str(candidate), template=template)
+            return ModelSpec(label, str(candidate), template=template, trained_on=trained)
     raise ModelSpecError(
         f"--model {label}={location}: expected a model directory (config.json), an adapter directory "
         "(adapter_config.json) or a medft run directory"

@@ -99,6 +99,11 @@ def evaluate(
         "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
         "mcq": {"mode": mode, "shots": shots},
     }
+    from eval import contamination  # held-out sets the saved bridge audit found in a run's training data
+
+    found = contamination.notes(Path(dataset_dir), list(loaded), {s.label: list(s.trained_on) for s in models})
+    if found:
+        meta["contamination"] = found
     write_reports(results, out_dir, meta)
     return results
 

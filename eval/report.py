@@ -175,7 +175,10 @@ def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
     writer.writerows(_rows(results))
     atomic_write_text(out_dir / "report.csv", buffer.getvalue())
     level = (meta.get("bootstrap") or {}).get("level")
-    atomic_write_text(out_dir / "report.md", markdown(results, level=level))
+    from eval.contamination import markdown as contamination_md
+
+    contamination = contamination_md(meta.get("contamination"))  # held-out sets found in a run's training data
+    atomic_write_text(out_dir / "report.md", markdown(results, level=level) + contamination)
     atomic_write_bytes(out_dir / "report.png", bar_chart_png(results))
     from eval import breakdown  # exam sets: per-category table and grouped-bar PNG beside the report
 

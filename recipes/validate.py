@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from recipes import precision
+from recipes import contamination, precision
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -231,6 +231,7 @@ def validate(config: dict, dataset_dir: Path, hardware: precision.Hardware | Non
     findings.errors += check_method(config)
     findings.errors += precision.problems(config, hardware)
     findings.warnings += cutoff_advice(config, load_stats(dataset_dir))
+    findings.warnings += contamination.overlap_warnings(dataset_names(config), dataset_dir)
     warnings, notes = check_remote_code(config)
     findings.warnings += warnings
     findings.notes += notes
