@@ -152,7 +152,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
         file_name = str(path.resolve())  # LLaMA-Factory accepts absolute file_name outside dataset_dir
     entry = _entry(file_name, formatting, result)
     source_sha = sha256_file(path)
-    manifest_entries = {name: {"file_name": file_name, "sha256": source_sha,
+    manifest_entries = {name: {"file_name": file_name, "split": "train", "sha256": source_sha,
                                "source": {"path": str(path.resolve()), "sha256": source_sha},
                                "converter": "register", "converter_version": 1, "params": {"formatting": formatting},
                                "counts": {"read": len(records), "written": {"train": len(records)}}}}
@@ -185,7 +185,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
         staged[test_file] = tmp
         test_sha = sha256_file(test_path)
         manifest_entries[test_name] = {
-            "file_name": test_file, "sha256": hashlib.sha256(data).hexdigest(),
+            "file_name": test_file, "split": "test", "sha256": hashlib.sha256(data).hexdigest(),
             "source": {"path": str(test_path.resolve()), "sha256": test_sha}, "converter": "register",
             "converter_version": 1, "params": {"formatting": formatting},
             "counts": {"read": len(test_records), "written": {"test": len(held.test)},
