@@ -146,7 +146,7 @@ demo: install ## The whole pipeline offline: tiny models + sample data -> conver
 
 HOST ?= 127.0.0.1
 PORT ?= 7860
-webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOST=0.0.0.0 to expose)
+webui: install ## LLaMA-Factory's web UI: Data dir data = training sets, heldout = all (HOST=0.0.0.0 to expose)
 	$(PY) -m app.cli webui --host $(HOST) --port $(PORT) --dataset-dir $(DATASET_DIR)
 
 # One torch/OpenMP thread per test process: two xdist workers already fill two cores, and OpenMP threads
