@@ -176,3 +176,31 @@ def test_make_passes_allow_heldout_to_the_cli():
                               check=True).stdout
     assert "--allow-heldout" in shown("ALLOW_HELDOUT=1")
     assert "--allow-heldout" not in shown() and "--allow-heldout" not in shown("ALLOW_HELDOUT=0")
+
+
+@pytest.mark.slow
+def test_the_pt_rule_is_llamafactorys(tmp_path, tiny_qwen_path, monkeypatch):
+    """LLaMA-Factory's pt processor keeps ``instruction\\ninput`` of a supervised record and drops its response,
+    which is why the guard refuses pt on supervised data and accepts a prompt-only text set."""
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_train_args
+    from llamafactory.model import load_tokenizer
+
+    _write(tmp_path / "s.jsonl", [{"instruction": "问题甲", "input": "补充乙", "output": "回答丙"}])
+    _write(tmp_path / "t.jsonl", [{"text": "纯文本己"}])
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"sup": {**SUPERVISED, "file_name": "s.jsonl"},
+                                                            "text": {**TEXT, "file_name": "t.jsonl"}}),
+                                                encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    for name in ("sup", "text"):
+        model_args, data_args, training_args, _, _ = get_train_args({
+            "model_name_or_path": str(tiny_qwen_path), "stage": "pt", "do_train": True, "finetuning_type": "lora",
+            "dataset": name, "dataset_dir": str(tmp_path), "template": "qwen", "cutoff_len": 64,
+            "output_dir": str(tmp_path / "out"), "overwrite_cache": True, "report_to": "none", "packing": False})
+        tokenizer_module = load_tokenizer(model_args)
+        template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
+        dataset = get_dataset(template, model_args, data_args, training_args, stage="pt", **tokenizer_module)
+        seen[name] = [tokenizer_module["tokenizer"].decode(ids) for ids in dataset["train_dataset"]["input_ids"]]
+    assert seen == {"sup": ["问题甲\n补充乙<|im_end|>"], "text": ["纯文本己<|im_end|>"]}
+    assert [bool(guards.check_stage({"stage": "pt"}, INFO, {"dataset": [n]})) for n in ("sup", "text")] == [True, False]
