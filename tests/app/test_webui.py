@@ -91,7 +91,8 @@ def test_running_ui_lists_the_registered_datasets(tmp_path):
                 time.sleep(1)
         from gradio_client import Client
 
-        client = Client(url, verbose=False)
+        # A generous read timeout: on a loaded 2-core machine the default one expired mid-answer (seen at load 8).
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
         update = client.predict("data", "Supervised Fine-Tuning", api_name="/list_datasets")
         assert [choice[0] for choice in update["choices"]] == ["med_norm", "hub_set"], "no held-out set to train on"
         update = client.predict("heldout", "Supervised Fine-Tuning", api_name="/list_datasets")
