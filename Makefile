@@ -67,11 +67,11 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(if $(filter 1,$(ALLOW_HELDOUT)),--allow-heldout)
 # TRUST_REMOTE_CODE=1 lets a model folder's own Python code run (config.json auto_map); off by default.
 TRUST_FLAG = $(if $(filter 1,$(TRUST_REMOTE_CODE)),--trust-remote-code)
 
-train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1]
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1 ALLOW_HELDOUT=1]
 	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
 
 train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
@@ -146,7 +146,7 @@ demo: install ## The whole pipeline offline: tiny models + sample data -> conver
 
 HOST ?= 127.0.0.1
 PORT ?= 7860
-webui: install ## LLaMA-Factory's web UI with dataset_info/ as its Data dir (HOST=0.0.0.0 to expose)
+webui: install ## LLaMA-Factory's web UI: Data dir data = training sets, heldout = all (HOST=0.0.0.0 to expose)
 	$(PY) -m app.cli webui --host $(HOST) --port $(PORT) --dataset-dir $(DATASET_DIR)
 
 # One torch/OpenMP thread per test process: two xdist workers already fill two cores, and OpenMP threads

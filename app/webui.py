@@ -1,10 +1,16 @@
-"""Launch LLaMA-Factory's web UI (LLaMA Board) on medft's datasets.
+"""Launch LLaMA-Factory's web UI (LLaMA Board) on medft's datasets, held-out sets kept out of training.
 
 The UI reads ``<Data dir>/dataset_info.json`` with "Data dir" defaulting to ``data`` relative to
 the directory it was started in, and writes ``saves/`` and ``llamaboard_cache/`` there too. We
-start it in a workspace (``runs/webui`` by default) whose ``data`` is a symlink to medft's
-dataset_dir, so the dropdown lists the datasets bridge registered with no typing, and the UI's
-own outputs stay out of the repository root.
+start it in a workspace (``runs/webui`` by default) so the UI's own outputs stay out of the repository
+root, with two data dirs:
+
+- ``data`` (the default of both the Train and the Evaluate tab): a dataset_info.json medft writes at
+  every launch listing only the *training* sets of medft's dataset_dir, with absolute ``file_name``s.
+  LLaMA Board filters its dropdown by stage (``ranking``) only, so pointing it at dataset_info/ itself
+  would offer every ``*_test`` set for training;
+- ``heldout``: a symlink to the dataset_dir itself, every set included, for the Evaluate tab (type
+  ``heldout`` into its Data dir). medft's own ``make eval`` reads the dataset_dir directly.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 from pathlib import Path
 
 from medft.console import get_logger
+from medft.io import atomic_write_json
 
 log = get_logger("webui")
 
@@ -21,18 +28,57 @@ class WebUIError(RuntimeError):
     """The web UI's workspace cannot be prepared."""
 
 
-def prepare_workspace(workspace: Path, dataset_dir: Path) -> Path:
-    """Create ``workspace`` with ``data`` pointing at ``dataset_dir``; return the workspace."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    link = workspace / "data"
-    target = dataset_dir.resolve()
+#: Marks a ``data`` directory as medft's generated view, which it may rewrite.
+VIEW_MARKER = ".medft-webui-view"
+
+
+def training_view(dataset_dir: Path) -> dict:
+    """dataset_info.json entries of ``dataset_dir`` minus its held-out sets, ``file_name`` made absolute."""
+    from bridge.common import BridgeError
+    from bridge.heldout import heldout_names
+    from bridge.registry import load_dataset_info
+
+    try:
+        info = load_dataset_info(dataset_dir)
+        heldout = heldout_names(dataset_dir)
+    except BridgeError as exc:
+        raise WebUIError(exc.message) from None
+    view = {}
+    for name, entry in info.items():
+        if name in heldout:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("file_name"), str):
+            entry = {**entry, "file_name": str((dataset_dir / entry["file_name"]).resolve())}
+        view[name] = entry
+    return view
+
+
+def _link(link: Path, target: Path) -> None:
     if link.is_symlink():
         if link.resolve() == target:
-            return workspace
+            return
         link.unlink()  # a stale link from another checkout: repoint it
     elif link.exists():
         raise WebUIError(f"{link} exists and is not a symlink; move it away so it can point at {target}")
     link.symlink_to(target, target_is_directory=True)
+
+
+def prepare_workspace(workspace: Path, dataset_dir: Path) -> Path:
+    """Create ``workspace`` with ``data`` (the training view) and ``heldout`` (-> ``dataset_dir``); return it."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    target = dataset_dir.resolve()
+    data = workspace / "data"
+    if data.is_symlink():
+        data.unlink()  # the layout before the training view: data linked to the dataset_dir
+    elif data.exists() and not (data / VIEW_MARKER).exists():
+        raise WebUIError(f"{data} exists and was not written by medft; move it away so medft can write the "
+                         "web UI's training datasets there")
+    view = training_view(target)
+    data.mkdir(exist_ok=True)
+    (data / VIEW_MARKER).write_text(f"written by medft from {target}; rewritten at every `make webui`\n",
+                                    encoding="utf-8")
+    atomic_write_json(data / "dataset_info.json", view)
+    _link(workspace / "heldout", target)
     return workspace
 
 
@@ -64,5 +110,6 @@ def launch(host: str, port: int, workspace: Path, dataset_dir: Path) -> None:
     compute_type = _default_compute_type_for_this_machine(demo)
     if compute_type:
         log.info("no bf16 GPU here: compute type preselected as %s", compute_type)
-    log.info("LLaMA Board on http://%s:%d — Data dir 'data' is %s", host, port, dataset_dir)
+    log.info("LLaMA Board on http://%s:%d — Data dir 'data': the training sets of %s; 'heldout': all of it",
+             host, port, dataset_dir)
     demo.queue().launch(server_name=host, server_port=port, share=False, inbrowser=False)

@@ -20,13 +20,13 @@ from medft.console import console
 
 def synthetic_columns(n: int, seed: int) -> dict[str, np.ndarray]:
     """Per-record mrg columns with realistic ranges."""
-    from eval.tasks.mrg import MRG_SECTIONS
+    from bridge.mrg import REPORT_SECTIONS
 
     rng = np.random.default_rng(seed)
     columns = {"parsed": (rng.random(n) < 0.9).astype(float)}
     for name in ("rouge1", "rouge2", "rougeL"):
         columns[name] = rng.random(n) * columns["parsed"]
-    for section in MRG_SECTIONS:
+    for section in REPORT_SECTIONS:
         columns[f"{section}_exact"] = (rng.random(n) < 0.3).astype(float)
         columns[f"{section}_rougeL"] = rng.random(n)
     return columns

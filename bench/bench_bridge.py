@@ -69,11 +69,12 @@ def write_norm_xlsx(path: Path, n: int, seed: int = 0) -> None:
     """``n`` rows of 原始词/标准词 written with openpyxl's streaming writer."""
     from openpyxl import Workbook
 
+    from bridge.norm import XLSX_COLUMNS
     from bridge.samples import norm_rows
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append(["原始词", "标准词"])
+    sheet.append(list(XLSX_COLUMNS))
     for row in norm_rows(n, random.Random(seed)):
         sheet.append(list(row))
     workbook.save(path)
@@ -103,7 +104,9 @@ def work_dialog_medft(src: str, out: str) -> dict:
 
 
 def work_dialog_tutorial(src: str, out: str) -> dict:
-    # The tutorial: load everything, shuffle, slice, format, dump.
+    # The tutorial: load everything, shuffle, slice, format, dump (the prompt is the converter's own).
+    from bridge.dialog import DEFAULT_PROMPT
+
     with open(src, encoding="utf-8") as handle:
         data = json.load(handle)
     random.seed(42)
@@ -113,7 +116,7 @@ def work_dialog_tutorial(src: str, out: str) -> dict:
     for split, records in splits.items():
         with open(Path(out) / f"dialog_{split}.jsonl", "w", encoding="utf-8") as handle:
             for item in records:
-                rec = {"instruction": f"主题：{item['instruction']}\n内容：{item['input']}", "input": "",
+                rec = {"instruction": DEFAULT_PROMPT.format(title=item["instruction"], ask=item["input"]), "input": "",
                        "output": item["output"]}
                 handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return {"rows": {k: len(v) for k, v in splits.items()}}
@@ -131,18 +134,18 @@ def work_norm_medft(src: str, out: str) -> dict:
 def work_norm_tutorial(src: str, out: str) -> dict:
     import pandas as pd
 
-    from bridge.norm import DEFAULT_PROMPT
+    from bridge.norm import DEFAULT_PROMPT, XLSX_COLUMNS
 
+    word, term = XLSX_COLUMNS  # the column names, owned by the converter
     Path(out).mkdir(parents=True, exist_ok=True)
     rows = {}
     for split, path in (("train", Path(src)), ("test", Path(src).with_name("val.xlsx"))):
         df = pd.read_excel(path)
         records = []
         for _, row in df.iterrows():
-            if pd.isna(row["原始词"]) or pd.isna(row["标准词"]):
+            if pd.isna(row[word]) or pd.isna(row[term]):
                 continue
-            records.append({"instruction": DEFAULT_PROMPT.format(word=row["原始词"]), "input": "",
-                            "output": row["标准词"]})
+            records.append({"instruction": DEFAULT_PROMPT.format(word=row[word]), "input": "", "output": row[term]})
         with open(Path(out) / f"norm_{split}.jsonl", "w", encoding="utf-8") as handle:
             for rec in records:
                 handle.write(json.dumps(rec, ensure_ascii=False) + "\n")

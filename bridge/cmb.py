@@ -44,6 +44,8 @@ DEFAULT_PARAMS = {"train_size": 5000, "test_size": None, "seed": 42}
 SPLITS = ("train", "test", "dev")
 #: Scored against published numbers on the same questions: bridge never changes the held-out set (see bridge.splits).
 HELDOUT_AS_PUBLISHED = True
+#: The eval task that scores this source's held-out sets (eval.tasks reads it: med_cmb_test -> mcq).
+TASK = "mcq"
 RECORD_KEYS = ("exam_type", "exam_class", "question_type", "question", "option")
 FILES = {"train": "CMB-train-merge.json", "dev": "CMB-val-merge.json",
          "test": "CMB-test-choice-question-merge.json", "answers": "CMB-test-choice-answer.json"}

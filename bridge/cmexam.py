@@ -40,6 +40,8 @@ DEFAULT_PARAMS = {"train_size": 5000, "test_size": None, "seed": 42}
 SPLITS = ("train", "test", "dev")
 #: Scored against published numbers on the same questions: bridge never changes the held-out set (see bridge.splits).
 HELDOUT_AS_PUBLISHED = True
+#: The eval task that scores this source's held-out sets (eval.tasks reads it: med_cmexam_test -> mcq).
+TASK = "mcq"
 COLUMNS = ("Question", "Options", "Answer")
 #: The test file's annotation columns, as published, and the names medft keeps them under.
 ANNOTATIONS = {"Disease Group": "disease_group", "Area of Competency": "competency",

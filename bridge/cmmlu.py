@@ -30,6 +30,8 @@ DEFAULT_PARAMS = {"test_size": None, "seed": 42, "subjects": list(MEDICAL_SUBJEC
 SPLITS = ("test", "dev")
 #: Scored against published numbers on the same questions: bridge never changes the held-out set (see bridge.splits).
 HELDOUT_AS_PUBLISHED = True
+#: The eval task that scores this source's held-out sets (eval.tasks reads it: med_cmmlu_test -> mcq).
+TASK = "mcq"
 COLUMNS = ("Question", "A", "B", "C", "D", "Answer")
 
 STEM, HUM, SOC, OTHER, CHINA = "STEM", "Humanities", "Social Science", "Other", "China specific"

@@ -17,15 +17,16 @@ NAME = "mrg"
 VERSION = 2  # 2: leak-free held-out split (bridge/splits.py)
 #: Patients' own words: personal identifiers are masked by default (bridge/pii.py; opt out with --keep-pii).
 PATIENT_TEXT = True
+#: IMCS-V2 report sections, in the order the references write them (eval's mrg task imports them).
+REPORT_SECTIONS = ("主诉", "现病史", "辅助检查", "既往史", "诊断", "建议")
 DEFAULT_PROMPT = (
     "问诊对话历史：\n{dialogue}\n根据上述对话，给出诊疗报告\n"
-    "说明：诊疗报告分为主诉, 现病史, 辅助检查, 既往史, 诊断, 建议这六个章节，以标准的json格式输出。\n答："
+    f"说明：诊疗报告分为{', '.join(REPORT_SECTIONS)}这六个章节，以标准的json格式输出。\n答："
 )
 PROMPT_FIELDS = ("dialogue",)
 DEFAULT_PARAMS = {"train_size": None, "test_size": 100, "seed": 42, "all_reports": False}
 RECORD_KEYS = ("dialogue", "report")
 TURN_KEYS = ("speaker", "sentence")
-REPORT_SECTIONS = ("主诉", "现病史", "辅助检查", "既往史", "诊断", "建议")
 
 
 def _clean_keys(record: dict) -> dict:

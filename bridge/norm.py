@@ -24,6 +24,8 @@ DEFAULT_PROMPT = (
 PROMPT_FIELDS = ("word",)
 DEFAULT_PARAMS = {"train_size": 5000, "test_size": 100, "seed": 42}
 XLSX_COLUMNS = ("原始词", "标准词")
+#: Joins the standard terms of a 标准词 that holds several (``2型糖尿病##高血糖症``); eval splits on it.
+TERM_SEPARATOR = "##"
 CDN_KEYS = ("text", "normalized_result")
 
 
@@ -67,7 +69,7 @@ def read_xlsx(path: str | Path) -> Iterator[tuple[object, object]]:
     missing = [col for col in XLSX_COLUMNS if col not in header]
     if missing:
         raise BridgeError(f"{path}: missing column(s) {missing}; expected {list(XLSX_COLUMNS)}, found {header}")
-    word_col, term_col = header.index("原始词"), header.index("标准词")
+    word_col, term_col = (header.index(column) for column in XLSX_COLUMNS)
     for row in rows[1:]:
         if all(cell_text(cell) is None for cell in row):
             continue  # trailing blank rows that Excel keeps in the used range are not records

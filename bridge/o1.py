@@ -32,16 +32,35 @@ PROMPT_FIELDS = ("question",)
 DEFAULT_PARAMS = {"train_size": None, "test_size": 100, "seed": 42, "form": "sections", "lang": "zh"}
 RECORD_KEYS = ("Question", "Complex_CoT", "Response")
 FORMS = ("sections", "think")
-#: The tutorial's section headings, per language (full-width colons in Chinese).
-SECTIONS = {"zh": ("详细分析：", "### 答案：\n"), "en": ("Detailed analysis: ", "### Answer:\n")}
+#: The tutorial's section headings, per language (full-width colons in Chinese). This module owns the
+#: o1 output format; eval's readers import these markers rather than restating them.
+ANALYSIS_HEADINGS = {"zh": "详细分析：", "en": "Detailed analysis: "}
+ANSWER_HEADINGS = {"zh": "### 答案：", "en": "### Answer:"}
+#: The ``think`` form's reasoning block (R1-style): the final answer follows THINK_CLOSE.
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+#: Every marker an o1 output's final answer follows, in either language and either form.
+ANSWER_MARKERS = (*ANSWER_HEADINGS.values(), THINK_CLOSE)
 
 
 def render_output(cot: str, response: str, form: str, lang: str) -> str:
     """The training target: sections text or ``<think>`` block, CoT and answer verbatim."""
     if form == "think":
-        return f"<think>\n{cot}\n</think>\n\n{response}"
-    analysis, answer = SECTIONS[lang]
-    return f"{analysis}{cot}\n{answer}{response}"
+        return f"{THINK_OPEN}\n{cot}\n{THINK_CLOSE}\n\n{response}"
+    return f"{ANALYSIS_HEADINGS[lang]}{cot}\n{ANSWER_HEADINGS[lang]}\n{response}"
+
+
+def after_last_marker(text: str, markers: tuple[str, ...] = ANSWER_MARKERS) -> str | None:
+    """The text after the last occurrence of any of ``markers`` (unstripped), or None when none occurs.
+
+    The last one wins, whichever it is: a chain of thought may quote a heading before the real one,
+    and a ``think`` output may write the sections form inside its reasoning block.
+    """
+    best, end = -1, 0
+    for marker in markers:
+        at = text.rfind(marker)
+        if at > best or (at == best and at >= 0 and at + len(marker) > end):
+            best, end = at, at + len(marker)
+    return text[end:] if best >= 0 else None
 
 
 def convert(records: Iterable[dict], prompt: Prompt, counts: Counts | None = None, form: str = "sections",

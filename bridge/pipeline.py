@@ -155,7 +155,8 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         scrub_pii = getattr(module, "PATIENT_TEXT", False)
     recorded = {**{k: v for k, v in params.items() if k != "encoding"}, "dedup": dedup, "prompt_sha256": prompt.sha256,
                 "scrub_pii": scrub_pii}
-    wanted = {names[s]: {"file_name": files[s], "converter": name, "converter_version": module.VERSION,
+    # ``split`` tells readers (recipes' held-out guard) which entries are test sets and few-shot pools.
+    wanted = {names[s]: {"file_name": files[s], "split": s, "converter": name, "converter_version": module.VERSION,
                          "params": recorded} for s in files}
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Hashing a 634 MB source takes about a second: do it beside the conversion (hashlib releases the

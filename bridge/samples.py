@@ -17,6 +17,8 @@ import random
 from pathlib import Path
 
 from bridge import exam_samples
+from bridge.mrg import REPORT_SECTIONS
+from bridge.norm import TERM_SEPARATOR, XLSX_COLUMNS
 from bridge.sample_vocab import AGES, DURATIONS, V
 from medft.io import atomic_write_bytes, atomic_write_text, atomic_writer
 
@@ -88,7 +90,7 @@ def norm_rows(n: int, rng: random.Random) -> list[tuple[str | None, str | None]]
         term = disease
         if i % 20 == 3:
             other = rng.choice([d for d in V["disease"] if d != disease])
-            word, term = f"{word}合并{other}", f"{disease}##{other}"
+            word, term = f"{word}合并{other}", f"{disease}{TERM_SEPARATOR}{other}"
         if i % 40 == 17:
             term = None
         if i % 55 == 29:
@@ -97,7 +99,7 @@ def norm_rows(n: int, rng: random.Random) -> list[tuple[str | None, str | None]]
     return rows
 
 
-def write_xlsx(path: Path, rows: list[tuple], header=("原始词", "标准词")) -> None:
+def write_xlsx(path: Path, rows: list[tuple], header=XLSX_COLUMNS) -> None:
     """Write a one-sheet xlsx with openpyxl (as the Yidu-N7K files are laid out)."""
     import datetime
 
@@ -164,13 +166,14 @@ def imcs_record(rng: random.Random, with_report: bool) -> dict:
     record = {"diagnosis": disease, "self_report": f"{s1}{rng.choice(DURATIONS)}，伴{s2}，怎么办？",
               "explicit_info": {"Symptom": [s1, s2]}, "dialogue": turns, "implicit_info": {"Symptom": {s1: "1"}}}
     if with_report:
+        # Values in REPORT_SECTIONS order (主诉, 现病史, 辅助检查, 既往史, 诊断, 建议), as IMCS-V2 writes them.
         record["report"] = [
-            {"主诉": f"{s1}{rng.choice(DURATIONS)}。",
-             "现病史": f"患者{s1}，伴{s2}，{rng.choice(['无发热', '精神可'])}。",
-             "辅助检查": rng.choice([f"{exam}未见异常。", "暂缺。", ""]), "既往史": rng.choice(["不详。", "无。"]),
-             "诊断": disease, "建议": f"{rng.choice(V['drug'])}口服，{rng.choice(['注意休息', '清淡饮食'])}。"},
-            {"主诉": f"{s1}。", "现病史": f"{s1}伴{s2}。", "辅助检查": "暂缺。", "既往史": "不详。",
-             "诊断": disease, "建议": "及时就诊。"},
+            dict(zip(REPORT_SECTIONS, [
+                f"{s1}{rng.choice(DURATIONS)}。", f"患者{s1}，伴{s2}，{rng.choice(['无发热', '精神可'])}。",
+                rng.choice([f"{exam}未见异常。", "暂缺。", ""]), rng.choice(["不详。", "无。"]),
+                disease, f"{rng.choice(V['drug'])}口服，{rng.choice(['注意休息', '清淡饮食'])}。"], strict=True)),
+            dict(zip(REPORT_SECTIONS, [f"{s1}。", f"{s1}伴{s2}。", "暂缺。", "不详。", disease, "及时就诊。"],
+                     strict=True)),
         ]
     return record
 

@@ -165,7 +165,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     entry = _entry(file_name, formatting, result)
     source_sha = sha256_file(path)
     pii_counts = {"pii_masked": dict(sorted(masked.items()))} if scrub_pii else {}
-    manifest_entries = {name: {"file_name": file_name,
+    manifest_entries = {name: {"file_name": file_name, "split": "train",
                                "sha256": hashlib.sha256(scrubbed).hexdigest() if scrubbed is not None else source_sha,
                                "source": {"path": str(path.resolve()), "sha256": source_sha},
                                "converter": "register", "converter_version": 1,
@@ -207,7 +207,7 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
         staged[test_file] = tmp
         test_sha = sha256_file(test_path)
         manifest_entries[test_name] = {
-            "file_name": test_file, "sha256": hashlib.sha256(data).hexdigest(),
+            "file_name": test_file, "split": "test", "sha256": hashlib.sha256(data).hexdigest(),
             "source": {"path": str(test_path.resolve()), "sha256": test_sha}, "converter": "register",
             "converter_version": 1, "params": {"formatting": formatting},
             "counts": {"read": len(test_records), "written": {"test": len(held.test)},

@@ -2,9 +2,10 @@
 
 Models answer exam questions in many forms: ``B``, ``B. 原发性肺结核``, ``答案：B``, ``选B``,
 ``正确答案是A、C``, ``AC``, full-width ``Ｂ``, the option's text instead of its letter, a reasoning model's
-``</think>`` or ``### 答案：`` section. The rules, in order (the first that finds letters wins):
+``</think>``, ``### 答案：`` or ``### Answer:`` section. The rules, in order (the first that finds letters wins):
 
-1. Only the final answer counts: the text after the last ``</think>``, else after the last ``### 答案``.
+1. Only the final answer counts: the text after the last answer marker of bridge's o1 format
+   (``</think>``, ``### 答案``, ``### Answer``; colon and the space after ``###`` optional).
    Full-width forms are folded to ASCII first (NFKC), so ``Ｂ`` and ``答案：`` read as ``B`` and ``答案:``.
 2. An explicit statement, the last one of its kind: ``答案/正确答案/正确选项 (是|为|:|选) X``,
    ``(故|应)选(择) X``, ``X (项|选项) (是|为)? 正确`` — X one letter or a run of letters joined by
@@ -27,7 +28,10 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-LETTER = "[A-H]"
+from bridge.exam import LETTERS
+from bridge.o1 import ANSWER_HEADINGS, THINK_CLOSE, after_last_marker
+
+LETTER = f"[{LETTERS[0]}-{LETTERS[-1]}]"
 #: A run of letters: "AC", "A、C", "A, C", "A和C", "A C D".
 RUN = rf"{LETTER}(?:\s*(?:[、,/和与及]|and)?\s*{LETTER})*"
 #: What may follow a letter run that is an answer: the end, space, punctuation, or a CJK particle that
@@ -46,7 +50,10 @@ _STATEMENTS = [
 ]
 _LEADING = re.compile(rf"^\s*[(\[【]?\s*({RUN})\s*[)\]】]?{_END}")
 _ALONE = re.compile(rf"{_NOT_AFTER_WORD}({LETTER}){_END}")
-_MARKERS = ("</think>", "### 答案", "###答案")
+#: bridge.o1's markers, tolerant of a model's spelling: the headings without their colon, with or without
+#: the space after ``###`` ("### 答案:", "###答案：" and "### Answer" all mark the answer).
+_HEADINGS = tuple(heading.rstrip(":：") for heading in ANSWER_HEADINGS.values())
+_MARKERS = (THINK_CLOSE, *_HEADINGS, *(heading.replace("### ", "###") for heading in _HEADINGS))
 #: Characters that do not count as "more than the option texts" in rule 4.
 _FILLER = re.compile(r"[\s\W_]|答案|选项|是|为|和|与|及|以上|都|均|正确")
 #: Slack (characters) allowed beside the option texts before an answer stops being "just the options".
@@ -54,15 +61,13 @@ _SLACK = 6
 
 
 def final_answer(text: str) -> str:
-    """The part of a response that holds the answer: after the last ``</think>`` or ``### 答案``."""
-    for marker in _MARKERS:
-        if marker in text:
-            return text.rsplit(marker, 1)[1]
-    return text
+    """The part of a response that holds the answer: after its last answer marker, else all of it."""
+    answer = after_last_marker(text, _MARKERS)
+    return text if answer is None else answer
 
 
 def _letters(run: str, allowed: set[str]) -> str | None:
-    found = {ch for ch in run if "A" <= ch <= "H"}
+    found = {ch for ch in run if ch in LETTERS}
     if allowed:
         found &= allowed
     return "".join(sorted(found)) or None
@@ -107,7 +112,7 @@ def extract_choice(text: str, options: Mapping[str, str], multi: bool = False) -
         return letters
     if options and (letters := _by_option_text(answer, options, multi)):
         return letters
-    alone = {m.group(1) for m in _ALONE.finditer(answer)} & (allowed or set("ABCDEFGH"))
+    alone = {m.group(1) for m in _ALONE.finditer(answer)} & (allowed or set(LETTERS))
     if alone and (multi or len(alone) == 1):
         return "".join(sorted(alone))
     return None

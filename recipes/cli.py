@@ -23,7 +23,7 @@ TRUST = click.option("--trust-remote-code", is_flag=True,
 
 
 def _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes, node_rank,
-             master_addr, master_port, ds, use_ray, trust_remote_code=False):
+             master_addr, master_port, ds, use_ray, trust_remote_code=False, allow_heldout=False):
     from recipes.launch import Distributed
     from recipes.render import RecipeError, parse_overrides
     from recipes.train import TrainRequest
@@ -35,6 +35,7 @@ def _request(method, model, datasets, overrides, run_name, resume, force, datase
     return TrainRequest(
         method=method, model=model, datasets=datasets, overrides=parsed, run_name=run_name, resume=resume,
         force=force, dataset_dir=dataset_dir, deepspeed=ds, trust_remote_code=trust_remote_code,
+        allow_heldout=allow_heldout,
         distributed=Distributed(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                 master_port=master_port, use_ray=use_ray),
     )
@@ -67,17 +68,20 @@ def _show_findings(plan) -> None:
 @click.option("--ds", type=click.Choice(["z2", "z3", "z3_offload"]), help="DeepSpeed ZeRO stage config.")
 @click.option("--use-ray", is_flag=True, help="Let LLaMA-Factory schedule workers with Ray.")
 @TRUST
+@click.option("--allow-heldout", is_flag=True,
+              help="Allow training on a held-out set or few-shot pool (*_test, *_dev, a --test-file copy); "
+                   "refused by default. Make: ALLOW_HELDOUT=1.")
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved YAML, command and memory estimate; run nothing (exit 2 where a launch "
                    "would refuse).")
 def train_command(method, overrides, model, datasets, run_name, resume, force, dataset_dir, gpus, nnodes,
-                  node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, dry_run) -> None:
+                  node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout, dry_run) -> None:
     """Validate and launch a METHOD recipe (full, lora, qlora, freeze) with KEY=VALUE overrides."""
     from recipes.run import RunDirError
     from recipes.train import launch_plan, plan
 
     request = _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes,
-                       node_rank, master_addr, master_port, ds, use_ray, trust_remote_code)
+                       node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout)
     resolved = plan(request, dry_run=dry_run)
     _show_findings(resolved)
     if dry_run:

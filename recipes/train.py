@@ -33,6 +33,8 @@ class TrainRequest:
     distributed: launch.Distributed = field(default_factory=launch.Distributed)
     #: Opt in to running the model's own Python code (TRUST_REMOTE_CODE=1); off by default.
     trust_remote_code: bool = False
+    #: Opt in to training on a held-out set or few-shot pool (ALLOW_HELDOUT=1); refused by default.
+    allow_heldout: bool = False
 
 
 @dataclass
@@ -127,7 +129,7 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
         findings.errors.append(str(exc))
         env = {}
 
-    checked = validate.validate(config, Path(config["dataset_dir"]), hardware)
+    checked = validate.validate(config, Path(config["dataset_dir"]), hardware, allow_heldout=request.allow_heldout)
     if dry_run:
         planned_only = [e for e in checked.errors if e.startswith("deepspeed is set")]
         checked.errors = [e for e in checked.errors if e not in planned_only]
@@ -160,6 +162,8 @@ def launch_plan(p: Plan, request: TrainRequest) -> int:
         "finetuning_type": p.config.get("finetuning_type"),
         # export / chat load the model the same way: they follow this opt-in unless told otherwise.
         "trust_remote_code": p.config.get("trust_remote_code") is True,
+        # Scores on a held-out set this run trained on mean nothing: the opt-in stays on record.
+        "allow_heldout": request.allow_heldout,
         "datasets": run.dataset_records(datasets, Path(p.config["dataset_dir"])),
         "seed": p.config.get("seed"),
         "command": p.shell_line(),

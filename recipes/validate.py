@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from recipes import contamination, precision
+from recipes import contamination, guards, precision
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -104,6 +104,26 @@ def check_datasets(config: dict, dataset_dir: Path) -> list[str]:
             if not path.exists():
                 errors.append(f"{key}: {name!r} is registered but {path} does not exist; run `make data`")
     return errors
+
+
+def check_training_data(config: dict, dataset_dir: Path, allow_heldout: bool = False) -> tuple[list[str], list[str]]:
+    """(errors, warnings): held-out sets used for training, and datasets the ``stage`` cannot read (recipes.guards).
+
+    Held-out means what bridge recorded in its manifest (bridge.heldout); an unreadable dataset_info.json
+    is check_datasets' finding, not repeated here.
+    """
+    from bridge.common import BridgeError
+    from bridge.heldout import heldout_names
+    from bridge.registry import load_dataset_info
+
+    try:
+        info = load_dataset_info(dataset_dir)
+        heldout = heldout_names(dataset_dir)
+    except BridgeError:
+        return [], []
+    names = {key: dataset_names(config, key) for key in ("dataset", "eval_dataset")}
+    errors, warnings = guards.check_heldout(names["dataset"], heldout, allow_heldout)
+    return errors + guards.check_stage(config, info, names), warnings
 
 
 def hf_cached(repo_id: str) -> bool:
@@ -220,12 +240,19 @@ def cutoff_advice(config: dict, stats: dict | None) -> list[str]:
     return warnings
 
 
-def validate(config: dict, dataset_dir: Path, hardware: precision.Hardware | None = None) -> Findings:
-    """Run every check on a resolved config and gather all findings at once."""
+def validate(config: dict, dataset_dir: Path, hardware: precision.Hardware | None = None,
+             allow_heldout: bool = False) -> Findings:
+    """Run every check on a resolved config and gather all findings at once.
+
+    ``allow_heldout`` (ALLOW_HELDOUT=1) turns training on a held-out set from an error into a warning.
+    """
     hardware = hardware or precision.Hardware.detect()
     findings = Findings()
     findings.errors += check_keys(config)
     findings.errors += check_datasets(config, dataset_dir)
+    errors, warnings = check_training_data(config, dataset_dir, allow_heldout)
+    findings.errors += errors
+    findings.warnings += warnings
     findings.errors += check_model(config)
     findings.errors += check_template(config)
     findings.errors += check_method(config)

@@ -1,11 +1,13 @@
 """The held-out tasks eval scores: a plain dict from task name to its ``Task``.
 
-A new task is one module exposing a ``Task`` plus one entry here. The task of a dataset comes from
-its name (``med_norm_test`` → ``norm``) or an explicit ``NAME:TASK``.
+A new task is one module exposing a ``Task`` plus one entry here (docs/extending.md). The task of a
+dataset comes from its name (``med_norm_test`` → ``norm``, ``med_cmb_test`` → the ``TASK`` its bridge
+converter names) or an explicit ``NAME:TASK``.
 """
 
 from __future__ import annotations
 
+from bridge.sources import SOURCES
 from eval.tasks import free_text, mcq, mrg, norm
 from eval.tasks.base import Task
 
@@ -16,8 +18,9 @@ TASKS: dict[str, Task] = {
     "o1": free_text.O1,
     "mcq": mcq.TASK,
 }
-#: Words in a dataset name that stand for a task of another name (the exams are all scored as mcq).
-ALIASES: dict[str, str] = {"cmb": "mcq", "cmexam": "mcq", "cmmlu": "mcq"}
+#: Words in a dataset name that stand for a task of another name: each bridge source whose converter names
+#: the task that scores it (``TASK = "mcq"`` in the exam converters), so a new exam needs no line here.
+ALIASES: dict[str, str] = {name: module.TASK for name, module in SOURCES.items() if getattr(module, "TASK", None)}
 
 
 def get_task(name: str) -> Task:

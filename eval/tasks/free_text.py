@@ -1,26 +1,31 @@
 """dialog and o1: free-text answers scored against the reference answer.
 
 Metrics: character ``rougeL`` F1 of the whole answer; ``answer_rougeL`` compares only the final answers
-(after ``### 答案：`` / ``</think>``), so a reasoning model is not rewarded for copying the chain of
-thought's wording alone. With a BERT model, ``bertscore_f1`` (and for o1 ``answer_bertscore_f1``).
+(after the last answer marker bridge's o1 converter writes: ``### 答案：``, ``### Answer:`` or
+``</think>``, see ``bridge.o1.ANSWER_MARKERS``), so a reasoning model is not rewarded for copying the
+chain of thought's wording alone. With a BERT model, ``bertscore_f1`` (and for o1 ``answer_bertscore_f1``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bridge.o1 import after_last_marker
 from eval.tasks.base import Columns, Task
 from eval.text import rouge_l_f
 
-_ANSWER_MARKERS = ("### 答案：", "</think>")
-
 
 def split_answer(text: str) -> str:
-    """The final answer of a reasoning response: the text after ``### 答案：`` or ``</think>``, else all."""
-    for marker in _ANSWER_MARKERS:
-        if marker in text:
-            return text.rsplit(marker, 1)[1].strip()
-    return text.strip()
+    """The final answer of a reasoning response, stripped: the text after its last o1 answer marker
+    (either language, either form), else all of it."""
+    answer = after_last_marker(text)
+    return (text if answer is None else answer).strip()
+
+
+def _answer_rouge(predicted: str, gold: str) -> float:
+    # A reference with nothing after its marker is matched only by a prediction with nothing there either
+    # (as mrg scores an empty section); ROUGE alone would give 0 to every prediction, the exact one too.
+    return rouge_l_f(predicted, gold) if gold else float(not predicted)
 
 
 def score(predictions: Sequence[str], records: Sequence[dict]) -> Columns:
@@ -29,7 +34,7 @@ def score(predictions: Sequence[str], records: Sequence[dict]) -> Columns:
     for prediction, record in zip(predictions, records, strict=True):
         reference = str(record["output"])
         columns.append({"rougeL": rouge_l_f(prediction, reference),
-                        "answer_rougeL": rouge_l_f(split_answer(prediction), split_answer(reference))})
+                        "answer_rougeL": _answer_rouge(split_answer(prediction), split_answer(reference))})
     return columns
 
 

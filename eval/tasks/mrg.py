@@ -21,12 +21,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from bridge.mrg import REPORT_SECTIONS
 from eval.cblue import dialogue_scores
 from eval.tasks.base import Columns, Task, means
 from eval.text import rouge_l_f
 
-#: IMCS-V2 report sections, in the order the references write them.
-MRG_SECTIONS = ("主诉", "现病史", "辅助检查", "既往史", "诊断", "建议")
 #: Candidate objects nested deeper than this (counting braces) are not looked at: a report is depth 1.
 MAX_OBJECT_DEPTH = 3
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -79,7 +78,7 @@ def parse_report(text: str) -> dict[str, str] | None:
                 obj = json.loads(candidate[start:end])
             except (ValueError, RecursionError):
                 continue
-            if isinstance(obj, dict) and any(section in obj for section in MRG_SECTIONS):
+            if isinstance(obj, dict) and any(section in obj for section in REPORT_SECTIONS):
                 return {str(key): _as_text(value) for key, value in obj.items()}
     return None
 
@@ -101,7 +100,7 @@ def score(predictions: Sequence[str], records: Sequence[dict]) -> Columns:
         references = references_of(record)
         rouge1, rouge2, rouge_l = dialogue_scores(parsed or {}, references)
         example = {"parsed": float(parsed is not None), "rouge1": rouge1, "rouge2": rouge2, "rougeL": rouge_l}
-        for section in MRG_SECTIONS:
+        for section in REPORT_SECTIONS:
             if parsed is None or section not in parsed:
                 # A missing section earns nothing, even where a reference section happens to be empty.
                 example[f"{section}_exact"] = example[f"{section}_rougeL"] = 0.0
@@ -131,21 +130,21 @@ def bertscore(predictions: Sequence[str], records: Sequence[dict], bert_model: s
     """
     from eval.bertscore import bertscore_f1
 
-    slots = [0.0] * (len(records) * len(MRG_SECTIONS))
+    slots = [0.0] * (len(records) * len(REPORT_SECTIONS))
     present, candidates, references = [], [], []
     for r, (prediction, record) in enumerate(zip(predictions, records, strict=True)):
         parsed = parse_report(prediction) or {}
         refs = references_of(record)
-        for s, section in enumerate(MRG_SECTIONS):
+        for s, section in enumerate(REPORT_SECTIONS):
             if section in parsed:
-                present.append(r * len(MRG_SECTIONS) + s)
+                present.append(r * len(REPORT_SECTIONS) + s)
                 candidates.append(parsed[section])
                 references.append([ref.get(section, "") for ref in refs])
     for slot, value in zip(present, bertscore_f1(candidates, references, bert_model), strict=True):
         slots[slot] = value
-    width = len(MRG_SECTIONS)
+    width = len(REPORT_SECTIONS)
     columns = {"bertscore_f1": [sum(slots[r * width:(r + 1) * width]) / width for r in range(len(records))]}
-    for s, section in enumerate(MRG_SECTIONS):
+    for s, section in enumerate(REPORT_SECTIONS):
         columns[f"{section}_bertscore_f1"] = slots[s::width]
     return columns
 

@@ -1,9 +1,10 @@
 """norm: clinical term normalisation (Yidu-N7K / CHIP-CDN).
 
-Metrics: ``accuracy`` — exact match of the cleaned answer with the gold ``output`` (the tutorial's
-metric); ``set_precision`` / ``set_recall`` / ``set_f1`` — micro scores over ``##``-split term *sets*:
-TP = Σ|P∩G|, P = TP/Σ|P|, R = TP/Σ|G|, F1 = 2TP/(Σ|P|+Σ|G|). CHIP-CDN's own ``utils/metric.py``
-counts a repeated predicted term twice (and can exceed 100 %); medft scores sets, hence its own name.
+Metrics: ``accuracy`` — exact match of the cleaned answer with the gold ``output``, cleaned the same
+way (the tutorial's metric); ``set_precision`` / ``set_recall`` / ``set_f1`` — micro scores over term
+*sets* split on ``##`` (``bridge.norm.TERM_SEPARATOR``): TP = Σ|P∩G|, P = TP/Σ|P|, R = TP/Σ|G|,
+F1 = 2TP/(Σ|P|+Σ|G|). CHIP-CDN's own ``utils/metric.py`` counts a repeated predicted term twice (and can
+exceed 100 %); medft scores sets, hence its own name.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from bridge.norm import TERM_SEPARATOR
 from eval.bootstrap import safe_ratio
 from eval.tasks.base import Columns, Task
-
-NORM_TERM_SEPARATOR = "##"
 
 
 def clean_prediction(text: str) -> str:
@@ -31,15 +31,16 @@ def clean_prediction(text: str) -> str:
 
 def split_terms(text: str) -> set[str]:
     """The set of standard terms in a ``##``-joined answer (empty pieces dropped, spaces stripped)."""
-    return {term.strip() for term in text.split(NORM_TERM_SEPARATOR) if term.strip()}
+    return {term.strip() for term in text.split(TERM_SEPARATOR) if term.strip()}
 
 
 def score(predictions: Sequence[str], records: Sequence[dict]) -> Columns:
     """Per record: ``exact_match`` and the term-set counts ``tp``, ``n_pred``, ``n_gold``."""
     columns = []
     for prediction, record in zip(predictions, records, strict=True):
-        cleaned = clean_prediction(prediction)
-        gold = str(record["output"]).strip()
+        # The gold term gets the same cleaning, so the reference itself always scores as an exact match
+        # (a term ending in 。 or spanning lines would otherwise never match, however it was predicted).
+        cleaned, gold = clean_prediction(prediction), clean_prediction(str(record["output"]))
         predicted, expected = split_terms(cleaned), split_terms(gold)
         columns.append({"exact_match": float(cleaned == gold), "tp": float(len(predicted & expected)),
                         "n_pred": float(len(predicted)), "n_gold": float(len(expected))})

@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rouge import Rouge
 
+from bridge.mrg import REPORT_SECTIONS
 from eval.cblue import dialogue_scores, lcs_tokens, linearise, sentences
 
-SECTIONS = ["主诉", "现病史", "辅助检查", "既往史", "诊断", "建议"]
+SECTIONS = list(REPORT_SECTIONS)
 PIECES = ["腹泻", "发热", "咳嗽", "三天", "体温", "38.5", "℃", "，", "。", ".", "..", " ", "\n", "\u3000", "暂缺。",
           "不详。", "CT", "HbA1c", "mg/dL", "😀", "👶🏻", "小儿", "建议", "口服", "补液盐", "1.2.3", "a.b", "无",
           "（空）", "\t", "x", "？", "!"]

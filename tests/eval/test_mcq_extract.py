@@ -46,6 +46,8 @@ CASES = [
     ("<think>\n先看A，小叶型肺炎不符合；B也不对……\n</think>\n\n答案：D", TB, False, "D"),
     ("<think>首先排除A和B。</think>D", TB, False, "D"),
     ("详细分析：A选项不符合，C选项也不对。\n### 答案：\nD. 原发性肺结核", TB, False, "D"),
+    ("Detailed analysis: A and C do not fit.\n### Answer:\nD", TB, False, "D"),  # bridge.o1's English heading
+    ("<think>答案：A？不对。</think>\n详细分析：……\n###答案:\nD", TB, False, "D"),  # the last marker wins
     ("分析选项A：错误。选项B：错误。综上，答案是C。", DRUGS, False, "C"),
     # the option's text instead of its letter
     ("原发性肺结核", TB, False, "D"),
@@ -97,6 +99,8 @@ def test_final_answer_sections():
     assert final_answer("<think>A</think>\nB") == "\nB"
     assert final_answer("分析……\n### 答案：\nC") == "：\nC"
     assert final_answer("D") == "D"
+    assert final_answer("Detailed analysis: A?\n### Answer:\nC") == ":\nC"
+    assert final_answer("### 答案：A</think>B") == "B" and final_answer("</think>A ### 答案：B") == "：B"
 
 
 LETTERS = "ABCDE"

@@ -16,6 +16,16 @@ def test_answer_part_is_scored_separately():
     assert split_answer("无标记的回答") == "无标记的回答"
 
 
+def test_the_last_marker_wins_in_either_language():
+    # A think block that quotes the sections form: the answer is what follows </think>, not the quote.
+    assert split_answer("<think>\n### 答案：\n甲\n</think>\n\n乙") == "乙"
+    assert split_answer("Detailed analysis: x\n### Answer:\nPneumonia.") == "Pneumonia."
+    assert split_answer("Detailed analysis: quoting ### Answer: no\n### Answer:\nyes") == "yes"
+    # A reference with nothing after its marker is matched only by an empty final answer.
+    columns = score(["推理\n### 答案：\n", "推理\n### 答案：\n多余"], [{"output": "分析\n### 答案：\n"}] * 2)
+    assert [row["answer_rougeL"] for row in columns] == [1.0, 0.0]
+
+
 @pytest.mark.property
 @given(st.lists(st.tuples(st.text(max_size=200), st.text(max_size=200)), min_size=1, max_size=10))
 def test_any_answers_score_inside_zero_one(pairs):

@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.mrg import REPORT_SECTIONS
 from eval.bootstrap import point_estimate
 from eval.tasks.base import columns_of
-from eval.tasks.mrg import MRG_SECTIONS, TASK, parse_report, score
+from eval.tasks.mrg import TASK, parse_report, score
 
 REPORT_A = {"主诉": "腹泻三天。", "现病史": "患儿腹泻三天，稀水样便。", "辅助检查": "暂缺。",
             "既往史": "不详。", "诊断": "小儿腹泻", "建议": "口服补液盐。"}
@@ -52,7 +53,7 @@ def test_unparsable_or_sectionless_reports_score_zero_everywhere(garbage):
 
 def test_perfect_prediction_and_multi_reference():
     columns = score([json.dumps(REPORT_B, ensure_ascii=False)], [RECORD])
-    assert all(columns[0][f"{s}_exact"] == 1.0 for s in MRG_SECTIONS)  # best reference per section
+    assert all(columns[0][f"{s}_exact"] == 1.0 for s in REPORT_SECTIONS)  # best reference per section
     result = summary([json.dumps(REPORT_B, ensure_ascii=False)], [RECORD])
     assert result["parse_rate"] == 1.0
     assert 0 < result["rouge1"] < 1 and result["cblue_score"] < 1  # averaged over both references
@@ -79,6 +80,6 @@ def test_deep_nesting_and_megabytes_of_braces_are_harmless():
 @given(st.text(alphabet=st.sampled_from(list('{}[]":,\\ \n主诉诊断abc1.')), max_size=300))
 def test_any_text_parses_to_a_report_or_none_and_scores_in_range(text):
     parsed = parse_report(text)
-    assert parsed is None or (isinstance(parsed, dict) and any(s in parsed for s in MRG_SECTIONS))
+    assert parsed is None or (isinstance(parsed, dict) and any(s in parsed for s in REPORT_SECTIONS))
     result = summary([text], [RECORD])
     assert all(0.0 <= value <= 1.0 for value in result.values())
