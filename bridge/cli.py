@@ -198,13 +198,16 @@ def stats_command(dataset_dir, model, template, cutoff_len, names, dry_run) -> N
 def recover_command(dataset_dir) -> None:
     """Finish a conversion that was killed while replacing its files; remove dead runs' temp files.
 
-    Every other writing bridge command does this first; training pre-flight asks for it when needed.
+    A 'pending' record bridge cannot have written is dropped instead (nothing it names is moved); every
+    line printed says what was done. Every other writing bridge command does this first; training
+    pre-flight asks for it when needed.
     """
     from bridge.registry import recover
 
     dataset_dir = dataset_dir or default_dataset_dir()
-    finished = recover(dataset_dir)
-    console.print(f"{dataset_dir}: " + ("interrupted conversion finished" if finished else "nothing to recover"))
+    done = recover(dataset_dir)
+    for line in done or ["nothing to recover"]:
+        console.print(f"{dataset_dir}: {line}")
 
 
 @bridge.command("download")

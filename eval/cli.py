@@ -24,7 +24,7 @@ def _specs(models: tuple[str, ...]):
     specs = []
     for item in models:
         label, sep, location = item.partition("=")
-        if not sep:
+        if not sep:  # a bare path is labelled by its folder name; one like `..` needs an explicit LABEL=
             label, location = Path(item).name or item, item
         specs.append(resolve(label, location))
     labels = [s.label for s in specs]

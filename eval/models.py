@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from medft.names import BadName, check_name
+
 
 class ModelSpecError(ValueError):
     """A ``--model`` argument does not name loadable weights."""
@@ -72,6 +74,10 @@ def resolve(label: str, location: str) -> ModelSpec:
     ``train.yaml`` ``output_dir``), a hub id that is already in the local cache, or the URL of an
     OpenAI-compatible server (``http://127.0.0.1:8000/v1``, optionally ``#served-name``).
     """
+    try:
+        check_name(label, "model label")  # it becomes OUT/predictions/<label>/: never a path of its own
+    except BadName as exc:
+        raise ModelSpecError(f"--model {label}={location}: {exc}") from None
     if is_endpoint(location):  # http://host:port/v1[#served-name]: predicted through the server (eval.remote)
         endpoint, served = split_endpoint(location)
         return ModelSpec(label, served or "", endpoint=endpoint)

@@ -18,6 +18,7 @@ from pathlib import Path
 from eval.heldout import HeldoutError, load_records
 from eval.judge import cache
 from eval.judge.rubric import Messages, Rubric
+from medft.names import name_problem
 
 MODES = ("pointwise", "pairwise")
 #: What the judge sees for an empty prediction: an empty slot in the prompt reads like a formatting slip.
@@ -80,6 +81,8 @@ def load_answers(out_dir: Path, models: list[str] | None = None, datasets: list[
     for label in chosen:
         if label not in known:
             raise JudgeError(f"model {label!r} is not in {report_path}; its models: {known}")
+        if name_problem(label):  # a label is read back as OUT/scores/<label>/: a forged report must not steer it
+            raise JudgeError(f"{report_path}: model label {label!r} is not allowed: {name_problem(label)}")
     if len(set(chosen)) != len(chosen):
         raise JudgeError(f"models must be unique, got {chosen}")
     sets = list(datasets) if datasets else list(report.get("datasets") or [])
