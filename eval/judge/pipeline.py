@@ -40,6 +40,8 @@ class JudgeRequest:
     resamples: int = DEFAULT_RESAMPLES
     level: float = DEFAULT_LEVEL
     seed: int = 0
+    #: Seconds per request to a judge server (None: eval.remote.DEFAULT_TIMEOUT).
+    request_timeout: float | None = None
 
 
 @dataclass
@@ -66,7 +68,8 @@ def prepare(request: JudgeRequest) -> Prepared:
                                    request.limit)
     calls = plan_calls(rubric, request.mode, models, answers)
     settings = GenerationSettings(max_new_tokens=request.max_new_tokens, seed=request.seed)
-    judge = make_judge(request.judge, settings, request.template, request.concurrency, request.batch_size)
+    judge = make_judge(request.judge, settings, request.template, request.concurrency, request.batch_size,
+                       request.request_timeout)
     judge_dir = request.out_dir / "judge"
     return Prepared(request, rubric, models, calls, judge, judge_dir / "cache.jsonl",
                     judge_dir / rubric.name / request.mode)
