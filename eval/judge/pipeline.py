@@ -42,6 +42,8 @@ class JudgeRequest:
     seed: int = 0
     #: Seconds per request to a judge server (None: eval.remote.DEFAULT_TIMEOUT).
     request_timeout: float | None = None
+    #: Judge only the records every model answered when some models have fewer predictions (else an error).
+    allow_partial: bool = False
 
 
 @dataclass
@@ -61,11 +63,11 @@ class Prepared:
         return costs(self.calls, self.judge, self.cache_path)
 
 
-def prepare(request: JudgeRequest) -> Prepared:
+def prepare(request: JudgeRequest, warn: Callable[[str], None] | None = None) -> Prepared:
     """Load the rubric and the predictions, plan every call; contacts no judge and loads no model."""
     rubric = load(request.rubric)
     models, answers = load_answers(request.out_dir, request.models, request.datasets, request.dataset_dir,
-                                   request.limit)
+                                   request.limit, request.allow_partial, warn)
     calls = plan_calls(rubric, request.mode, models, answers)
     settings = GenerationSettings(max_new_tokens=request.max_new_tokens, seed=request.seed)
     judge = make_judge(request.judge, settings, request.template, request.concurrency, request.batch_size,
