@@ -77,6 +77,8 @@ class RemoteJudge:
     concurrency: int = 8
     #: Seconds per request; None: eval.remote.DEFAULT_TIMEOUT.
     timeout: float | None = None
+    #: Told ``(in_flight, retried, done)`` as requests go out and come back (the command's progress bar).
+    on_status: Callable[[int, int, int], None] | None = None
 
     @property
     def identity(self) -> str:
@@ -104,7 +106,7 @@ class RemoteJudge:
             return
         remote.complete(self.endpoint, self.served, list(conversations), self.cache_settings(),
                         lambda i, text: on_reply(i, text.strip()), self.concurrency,
-                        self.timeout or remote.DEFAULT_TIMEOUT)
+                        self.timeout or remote.DEFAULT_TIMEOUT, on_status=self.on_status)
 
 
 def make_judge(location: str, settings: GenerationSettings, template: str | None = None, concurrency: int = 8,

@@ -83,9 +83,12 @@ def judge_command(out_dir, judge_location, mode, rubric, models, datasets, datas
         if dry_run:
             console.print("[dim]dry run: no judge loaded, nothing sent[/]")
             return
-        with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      transient=True) as progress:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
             bar = progress.add_task("judging", total=cost.to_make)
+            if hasattr(prepared.judge, "on_status"):  # a judge server: show requests in flight and retried
+                prepared.judge.on_status = lambda flying, retried, done: progress.update(
+                    bar, description=f"judging · {flying} in flight · {retried} retried")
             data = run(prepared, on_reply=lambda n: progress.advance(bar, n))
     except (JudgeError, RubricError, HeldoutError, ModelSpecError, PredictionCacheError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc

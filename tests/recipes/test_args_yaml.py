@@ -26,7 +26,7 @@ def test_train_and_serve_dry_runs_say_it_in_one_line(command, tiny_qwen_path, tr
         str(tiny_qwen_path)]
     for item in BAD[:2]:
         result = CliRunner().invoke(recipes, [*command, *extra, item])
-        assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
         key = item.partition("=")[0]
         assert f"ARGS: the value of {key!r} is not valid YAML" in result.output, result.output
         assert "Traceback" not in result.output
