@@ -25,6 +25,7 @@ class ModelSpec:
     #: The chat template the weights were trained with, when a run directory records it.
     template: str | None = None
     #: An OpenAI-compatible server's base URL (``http://host:port/v1``); ``model`` is then its served name.
+    #: Replicas of one model are several URLs joined by commas (see :func:`replicas`).
     endpoint: str | None = None
 
     def fingerprint(self) -> str:
@@ -57,12 +58,25 @@ def is_endpoint(location: str) -> bool:
 
 
 def split_endpoint(location: str) -> tuple[str, str | None]:
-    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional."""
-    url, _, served = location.partition("#")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ModelSpecError(f"{location!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000/v1)")
-    return url.rstrip("/"), served or None
+    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional.
+
+    Several replicas of one model: ``http://a:8000/v1,http://b:8000/v1#name`` → their URLs, sorted and
+    joined by commas (so the order given does not change the cache keys).
+    """
+    urls, _, served = location.partition("#")
+    found = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ModelSpecError(f"{url.strip()!r} (in {location!r}) is not an http(s) URL with a host "
+                                 "(e.g. http://127.0.0.1:8000/v1; replicas: URL,URL)")
+        found.append(url.strip().rstrip("/"))
+    return ",".join(sorted(set(found))), served or None
+
+
+def replicas(endpoint: str) -> list[str]:
+    """The base URLs of an endpoint: one server, or the replicas of one model."""
+    return endpoint.split(",")
 
 
 def resolve(label: str, location: str) -> ModelSpec:

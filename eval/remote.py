@@ -13,14 +13,15 @@ a hash of (endpoint, served model id, messages, request settings).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from eval.models import ModelSpec
+from eval.models import ModelSpec, replicas
 from eval.predict import GenerationSettings, _drop_torn_tail, read_predictions
 from medft.console import get_logger
 
@@ -157,13 +158,32 @@ async def _served_model(client, endpoint: str, wanted: str | None) -> str:
 
 
 def served_model(endpoint: str, wanted: str | None = None, timeout: float = 30.0, retries: int = 1) -> str:
-    """The model id to request: ``wanted`` (checked against ``/v1/models``) or the only one listed."""
+    """The model id to request: ``wanted`` (checked against ``/v1/models``) or the only one listed.
 
-    async def ask() -> str:
-        async with _client(endpoint, timeout, retries) as client:
-            return await _served_model(client, endpoint, wanted)
+    For replicas (``URL,URL``) every one is asked: one that does not answer is logged and left to the others
+    (RemoteError if none answers); they must serve the same model.
+    """
 
-    return asyncio.run(ask())
+    async def ask(url: str) -> str:
+        async with _client(url, timeout, retries) as client:
+            return await _served_model(client, url, wanted)
+
+    urls = replicas(endpoint)
+    if len(urls) == 1:
+        return asyncio.run(ask(urls[0]))
+    names, errors = {}, {}
+    for url in urls:
+        try:
+            names[url] = asyncio.run(ask(url))
+        except RemoteError as exc:
+            errors[url] = str(exc)
+    if not names:
+        raise RemoteError(f"no replica of {endpoint} answers: " + "; ".join(errors.values()))
+    for url, problem in errors.items():
+        log.warning("replica %s: %s; the others take its share", url, problem)
+    if len(set(names.values())) > 1:
+        raise RemoteError(f"the replicas serve different models ({names}): name the one to use as {endpoint}#NAME")
+    return next(iter(names.values()))
 
 
 def with_served_name(spec: ModelSpec) -> ModelSpec:
@@ -189,48 +209,97 @@ class _Tally:
             self.on_status(self.in_flight, self.retried, self.done)
 
 
+@dataclass
+class _Item:
+    index: int
+    messages: Messages
+    failures: int = 0
+
+
+@dataclass
+class _Replica:
+    url: str
+    streak: int = 0  # failures in a row
+    down: bool = False
+
+
 async def _complete_all(endpoint, served, conversations, options, concurrency, timeout, retries, on_result,
                         on_status=None):
+    """Send every conversation to the replicas of ``endpoint`` (one server is one replica).
+
+    Each replica runs ``concurrency`` workers that take requests from one shared queue, so the replicas
+    share the work by their speed. A request that fails in a retryable way goes back into the queue after a
+    doubling wait (any replica may take it); it fails for good after ``retries`` retries per replica, or at
+    once if the error is not retryable. A replica that fails ``retries + 1`` times in a row while another one
+    is up is taken out: the others do its share.
+    """
     # The openai client retries nothing here (max_retries=0): medft retries itself, so that a 200 without a
     # completion is retried like a 503, and every retry is counted and shown.
     import openai
 
-    async with _client(endpoint, timeout, 0) as client:
-        gate = asyncio.Semaphore(concurrency)
-        tally = _Tally(on_status)
+    pool = [_Replica(url) for url in replicas(endpoint)]
+    budget = (retries + 1) * len(pool) - 1  # failures a request may have: `retries` on a single server
+    queue: asyncio.Queue = asyncio.Queue()
+    results: asyncio.Queue = asyncio.Queue()
+    for i, messages in conversations:
+        queue.put_nowait(_Item(i, messages))
+    tally = _Tally(on_status)
+    loop = asyncio.get_running_loop()
 
-        async def one(i: int, messages: Messages) -> tuple[int, str]:
-            for attempt in range(retries + 1):
-                try:
-                    async with gate:
-                        tally.change(in_flight=1)
-                        try:
-                            response = await client.chat.completions.create(model=served, messages=messages,
-                                                                            **options)
-                        finally:
-                            tally.change(in_flight=-1)
-                    return i, completion_text(response)
-                except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON, BadReply
-                    reason = _describe(exc, endpoint, timeout)
-                    if not _retryable(exc) or attempt == retries:
-                        tries = f" ({attempt + 1} tries)" if attempt else ""
-                        raise RemoteError(f"request {i}: {reason}{tries}; nothing was saved for it") from exc
-                    wait = min(BACKOFF * 2 ** attempt, MAX_BACKOFF)
-                    log.warning("request %d: %s; retry %d/%d in %g s", i, reason, attempt + 1, retries, wait)
-                    tally.change(retried=1)
-                    await asyncio.sleep(wait)
-            raise AssertionError("unreachable")
+    async def worker(replica: _Replica, client) -> None:
+        while not replica.down:
+            item = await queue.get()
+            if replica.down:  # taken out while waiting: leave the request to the others
+                queue.put_nowait(item)
+                return
+            tally.change(in_flight=1)
+            try:
+                response = await client.chat.completions.create(model=served, messages=item.messages, **options)
+                text = completion_text(response)
+            except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON, BadReply
+                tally.change(in_flight=-1)
+                item.failures += 1
+                replica.streak += 1
+                reason = _describe(exc, replica.url, timeout)
+                if not _retryable(exc) or item.failures > budget:
+                    tries = f" ({item.failures} tries)" if item.failures > 1 else ""
+                    results.put_nowait((item, None, f"request {item.index}: {reason}{tries}; nothing was saved "
+                                                    "for it"))
+                    continue
+                wait = min(BACKOFF * 2 ** min(item.failures - 1, 10), MAX_BACKOFF)
+                log.warning("request %d: %s; retry in %g s", item.index, reason, wait)
+                tally.change(retried=1)
+                loop.call_later(wait, queue.put_nowait, item)
+                if replica.down:
+                    return
+                others_up = [r for r in pool if r is not replica and not r.down]
+                if replica.streak > retries and others_up:
+                    replica.down = True
+                    log.warning("replica %s failed %d times in a row: the other replicas take its requests",
+                                replica.url, replica.streak)
+                    return
+                await asyncio.sleep(min(BACKOFF * 2 ** min(replica.streak - 1, 10), MAX_BACKOFF))
+                continue
+            tally.change(in_flight=-1)
+            replica.streak = 0
+            results.put_nowait((item, text, None))
 
-        tasks = [asyncio.create_task(one(i, messages)) for i, messages in conversations]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(_client(r.url, timeout, 0)) for r in pool]
+        workers = [asyncio.create_task(worker(r, c)) for r, c in zip(pool, clients, strict=True)
+                   for _ in range(concurrency)]
         try:
-            for finished in asyncio.as_completed(tasks):
-                on_result(*await finished)
+            for _ in range(len(conversations)):
+                item, text, problem = await results.get()
+                if problem is not None:
+                    raise RemoteError(problem)
+                on_result(item.index, text)
                 tally.change(done=1)
         finally:
-            # On an error or Ctrl-C nothing keeps talking to the server behind our back.
-            for task in tasks:
+            # On an error or Ctrl-C nothing keeps talking to the servers behind our back.
+            for task in workers:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)
 
 
 def complete(
