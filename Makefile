@@ -122,13 +122,13 @@ MAX_NEW_TOKENS ?=
 REQUEST_TIMEOUT ?=
 GEN_FLAGS = $(if $(call given,TEMPLATE),--template $(TEMPLATE)) $(if $(MAX_NEW_TOKENS),--max-new-tokens $(MAX_NEW_TOKENS)) \
   $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
-eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
+eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir TEMPLATE= MAX_NEW_TOKENS= REQUEST_TIMEOUT=]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(GEN_FLAGS)
 
-exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N TEMPLATE= MAX_NEW_TOKENS=]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
@@ -141,7 +141,7 @@ JUDGE ?=
 JUDGE_MODE ?= pointwise
 RUBRIC ?= medical_zh
 JUDGE_MODELS ?=
-judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1]
+judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1 ALLOW_PARTIAL=1]
 	@[ -n "$(JUDGE)" ] || { echo 'make judge: set JUDGE=/path/to/judge-model (or JUDGE=http://127.0.0.1:8000/v1)'; exit 2; }
 	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(JUDGE_MODE) --rubric $(RUBRIC) \
 	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
