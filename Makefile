@@ -116,17 +116,24 @@ SHOTS ?=
 MODE ?=
 exam_set = $(if $(filter $(EXAM_NAMES),$(1)),med_$(1)_test,$(1))
 EXAM_FLAGS = $(if $(SHOTS),--shots $(SHOTS)) $(if $(MODE),--mode $(MODE))
-eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
+# TEMPLATE (only when given: its file default is for `make stats`; a run keeps its own), MAX_NEW_TOKENS and
+# REQUEST_TIMEOUT (seconds per server request) for eval and exams.
+MAX_NEW_TOKENS ?=
+REQUEST_TIMEOUT ?=
+GEN_FLAGS = $(if $(call given,TEMPLATE),--template $(TEMPLATE)) $(if $(MAX_NEW_TOKENS),--max-new-tokens $(MAX_NEW_TOKENS)) \
+  $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
+eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir TEMPLATE= MAX_NEW_TOKENS= REQUEST_TIMEOUT=]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
 	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(GEN_FLAGS)
 
-exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N TEMPLATE= MAX_NEW_TOKENS=]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
-	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(GEN_FLAGS) \
+	  $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
 # judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
 # (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)
@@ -134,11 +141,12 @@ JUDGE ?=
 JUDGE_MODE ?= pointwise
 RUBRIC ?= medical_zh
 JUDGE_MODELS ?=
-judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1]
+judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http://host:port/v1 [JUDGE_MODE=pairwise LIMIT=N DRY_RUN=1 ALLOW_PARTIAL=1]
 	@[ -n "$(JUDGE)" ] || { echo 'make judge: set JUDGE=/path/to/judge-model (or JUDGE=http://127.0.0.1:8000/v1)'; exit 2; }
 	$(PY) -m eval judge $(OUT) --judge "$(JUDGE)" --mode $(JUDGE_MODE) --rubric $(RUBRIC) \
 	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
-	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) \
+	  $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT)) $(if $(filter 1,$(ALLOW_PARTIAL)),--allow-partial)
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

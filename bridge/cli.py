@@ -51,6 +51,19 @@ def _print_result(result) -> None:
         console.print("  dataset_info.json: " + ", ".join(f"{k} {v}" for k, v in result.changes.items()))
 
 
+def _print_outcomes(outcomes: dict[str, tuple[str, str]]) -> None:
+    """One table of every source's outcome, so a failure among many is not scrolled away."""
+    from rich.table import Table
+
+    table = Table(title="make data: every source", title_justify="left")
+    table.add_column("source")
+    table.add_column("outcome")
+    table.add_column("records written / error")
+    for name, (status, detail) in outcomes.items():
+        table.add_row(name, f"[red]{status}[/]" if status == "failed" else status, detail)
+    console.print(table)
+
+
 @bridge.command("convert")
 @click.argument("sources", nargs=-1)
 @RAW_DIR
@@ -120,6 +133,7 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
         missing = [flags[split] for split, paths in file_inputs.items() if not paths]
         if missing:
             raise BridgeError(f"{sources[0]} reads one file set per split: add {' and '.join(missing)}")
+    outcomes: dict[str, tuple[str, str]] = {}
     for name in names:
         # Unset options apply only where the source has them (cmmlu has no training split to size).
         params = {k: v for k, v in overrides.items() if v is not None or k in get_source(name).DEFAULT_PARAMS}
@@ -131,15 +145,24 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
             params["encoding"] = encoding
         if name == "cmmlu" and subjects is not None:
             params["subjects"] = get_source("cmmlu").resolve_subjects(subjects)
-        with _progress() as progress:
-            task = progress.add_task(f"converting {name}", total=None)
-            result = convert_source(
-                name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
-                dedup=dedup, force=force, dry_run=dry_run,
-                progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
-                scrub_pii=None if keep_pii is None else not keep_pii, alias=alias,
-            )
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"converting {name}", total=None)
+                result = convert_source(
+                    name, dataset_dir, raw_dir=raw_dir, inputs=file_inputs, params=params, prompt_file=prompt_file,
+                    dedup=dedup, force=force, dry_run=dry_run,
+                    progress=lambda n, total, t=task, p=progress: p.update(t, completed=n, total=total),
+                    scrub_pii=None if keep_pii is None else not keep_pii, alias=alias,
+                )
+        except BridgeError as exc:
+            if len(names) == 1:
+                raise
+            # One failing source does not stop the others (each conversion commits on its own).
+            console.print(f"[bold]{name}[/]: [red]failed[/] {exc.message}")
+            outcomes[name] = ("failed", exc.message)
+            continue
         _print_result(result)
+        outcomes[name] = (result.status, ", ".join(f"{k} {v}" for k, v in result.counts.get("written", {}).items()))
         if dry_run:
             click.echo(json.dumps({"source": name, "counts": result.counts, "files": result.files},
                                   ensure_ascii=False))
@@ -147,6 +170,12 @@ def convert_command(sources, raw_dir, dataset_dir, inputs, test_inputs, dev_inpu
         missing = [n for n in SOURCES if n not in names]
         if missing:
             console.print(f"[dim]not present under {raw_dir}: {', '.join(missing)}[/]")
+    if len(names) > 1:
+        _print_outcomes(outcomes)
+        failed = [name for name, (status, _) in outcomes.items() if status == "failed"]
+        if failed:
+            raise BridgeError(f"{len(failed)} of {len(names)} sources failed: {', '.join(failed)} (see above); "
+                              "the others were converted")
 
 
 @bridge.command("register")
@@ -255,13 +284,16 @@ def audit_command(dataset_dir, near_dedup, fix) -> None:
 def recover_command(dataset_dir) -> None:
     """Finish a conversion that was killed while replacing its files; remove dead runs' temp files.
 
-    Every other writing bridge command does this first; training pre-flight asks for it when needed.
+    A 'pending' record bridge cannot have written is dropped instead (nothing it names is moved); every
+    line printed says what was done. Every other writing bridge command does this first; training
+    pre-flight asks for it when needed.
     """
     from bridge.registry import recover
 
     dataset_dir = dataset_dir or default_dataset_dir()
-    finished = recover(dataset_dir)
-    console.print(f"{dataset_dir}: " + ("interrupted conversion finished" if finished else "nothing to recover"))
+    done = recover(dataset_dir)
+    for line in done or ["nothing to recover"]:
+        console.print(f"{dataset_dir}: {line}")
 
 
 @bridge.command("download")

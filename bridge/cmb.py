@@ -31,11 +31,12 @@ from bridge.exam import (
     question_key,
     render_options,
     training_record,
+    unique_questions,
 )
 from bridge.jsonstream import iter_json_array, load_json
 
 NAME = "cmb"
-VERSION = 1
+VERSION = 2  # 2: held-out questions unique (duplicates dropped and counted)
 #: CMB's own answer-only prompt (its README, "Answer-only Prompt"), options as ``A. text`` lines.
 DEFAULT_PROMPT = ("以下是中国{exam_type}中{exam_class}考试的一道{question_type}，不需要做任何分析和解释，"
                   "直接输出答案选项。\n{question}\n{options}")
@@ -105,17 +106,34 @@ def convert(records: Iterable, prompt: Prompt, counts: Counts | None = None, ans
                           **({"explanation": raw["explanation"]} if "explanation" in raw else {}))
 
 
-def read_answers(path: Path) -> dict:
-    """``id → answer`` from CMB-test-choice-answer.json (a JSON array of {id, …, answer})."""
+def read_answers(path: Path, counts: Counts | None = None) -> dict:
+    """``id → answer`` from CMB-test-choice-answer.json (a JSON array of {id, …, answer}).
+
+    An id given twice with different answers is an error naming it (which one is right cannot be told);
+    given twice with the same answer, a warning in ``counts``.
+    """
     data = load_json(path)
     if not isinstance(data, list):
         raise BridgeError(f"{path}: expected a JSON array of {{id, answer}} objects (CMB-test-choice-answer.json)")
-    answers = {}
+    answers: dict = {}
+    repeated: list = []
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise BridgeError(f"{path}: record {index} is not an object; expected keys ['id', 'answer']")
         require_keys(item, ("id", "answer"), f"{path}: record {index}")
-        answers[item["id"]] = item["answer"]
+        key = item["id"]
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise BridgeError(f"{path}: record {index}: 'id' must be a number or text, found {key!r}")
+        if key in answers:
+            if answer_letters(answers[key]) != answer_letters(item["answer"]):
+                raise BridgeError(f"{path}: record {index}: id {key!r} appears again with answer "
+                                  f"{item['answer']!r} (earlier {answers[key]!r}); which is right cannot be told — "
+                                  "fix the answer file (or fetch it again)")
+            repeated.append(key)
+        answers[key] = item["answer"]
+    if repeated and counts is not None:
+        shown = ", ".join(map(str, repeated[:5])) + (" …" if len(repeated) > 5 else "")
+        counts.warnings.append(f"{path.name}: {len(repeated)} id(s) given twice with the same answer ({shown})")
     return answers
 
 
@@ -140,9 +158,10 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     """Test (all, or ``test_size`` seeded) with the separate answers; dev = val; train: a seeded reservoir of
     ``train_size`` from the 269k training questions, leaving out those that are also in test or val."""
     questions, answer_file = _split_test_inputs(inputs["test"])
-    test = list(_read(questions, prompt, counts, read_answers(answer_file)))
+    test = unique_questions(_read(questions, prompt, counts, read_answers(answer_file, counts)), counts, "test")
     test = sample_ordered(test, params["test_size"], params["seed"])
-    dev = list(drop_leaks(_read(inputs["dev"], prompt, counts), {question_key(r) for r in test}, counts, "dev"))
+    dev = unique_questions(drop_leaks(_read(inputs["dev"], prompt, counts), {question_key(r) for r in test}, counts,
+                                      "dev"), counts, "dev")
     held_out = {question_key(r) for r in test + dev}
     stream = drop_leaks(_read(inputs["train"], prompt, counts, progress=progress), held_out, counts, "train")
     if params["train_size"] is None:

@@ -30,10 +30,11 @@ from bridge.exam import (
     question_key,
     render_options,
     training_record,
+    unique_questions,
 )
 
 NAME = "cmexam"
-VERSION = 1
+VERSION = 2  # 2: held-out questions unique (duplicates dropped and counted)
 DEFAULT_PROMPT = "以下是中国医师资格考试的一道{question_type}，请直接给出正确答案的选项。\n{question}\n{options}"
 PROMPT_FIELDS = ("question_type", "question", "options")
 DEFAULT_PARAMS = {"train_size": 5000, "test_size": None, "seed": 42}
@@ -53,10 +54,11 @@ UNLABELLED = "未标注"
 _OPTION_LINE = re.compile(r"^\s*([A-HＡ-Ｈ])(?:\s+|\s*[.．、:：]\s*)(.*?)\s*$")
 
 
-def parse_options(cell: str, where: str) -> dict[str, str]:
+def parse_options(cell: str, where: str, counts: Counts | None = None) -> dict[str, str]:
     """``{letter: text}`` from CMExam's packed ``Options`` cell (``A 文本`` lines; blank lines ignored).
 
-    A line that starts no option continues the one before (an option text with a line break).
+    A line that starts no option continues the one before (an option text with a line break). An option
+    with no text is dropped (counted as ``empty_option_dropped`` in ``counts``).
     """
     options: dict[str, str] = {}
     last = None
@@ -73,6 +75,9 @@ def parse_options(cell: str, where: str) -> dict[str, str]:
         if last in options:
             raise BridgeError(f"{where}: option {last} appears twice in the Options cell")
         options[last] = match.group(2)
+    if counts is not None:
+        for _ in range(sum(not text for text in options.values())):
+            counts.skip("empty_option_dropped")
     return {letter: text for letter, text in sorted(options.items()) if text}
 
 
@@ -106,7 +111,7 @@ def convert(rows, prompt: Prompt, counts: Counts | None = None) -> Iterator[dict
         if is_blank(row["Question"]):
             counts.skip("empty_question")
             continue
-        options = parse_options(row["Options"], where)
+        options = parse_options(row["Options"], where, counts)
         answer = answer_letters(row["Answer"])
         if not check_answer(answer, options, counts):
             continue
@@ -130,8 +135,8 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     def read(split: str) -> list[dict]:
         return [r for path in inputs[split] for r in convert(read_csv(path), prompt, counts)]
 
-    test = sample_ordered(read("test"), params["test_size"], params["seed"])
-    dev = list(drop_leaks(read("dev"), {question_key(r) for r in test}, counts, "dev"))
+    test = sample_ordered(unique_questions(read("test"), counts, "test"), params["test_size"], params["seed"])
+    dev = unique_questions(drop_leaks(read("dev"), {question_key(r) for r in test}, counts, "dev"), counts, "dev")
     train = list(drop_leaks(read("train"), {question_key(r) for r in test + dev}, counts, "train"))
     splits = {"train": [training_record(r) for r in sample_ordered(train, params["train_size"], params["seed"])],
               "test": test, "dev": dev}

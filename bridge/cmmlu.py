@@ -17,10 +17,19 @@ from pathlib import Path
 
 from bridge.common import BridgeError, Counts, Prompt, is_blank, mark_duplicates, sample_ordered
 from bridge.csvfile import read_rows
-from bridge.exam import SINGLE, answer_letters, check_answer, drop_leaks, exam_record, question_key, render_options
+from bridge.exam import (
+    SINGLE,
+    answer_letters,
+    check_answer,
+    drop_leaks,
+    exam_record,
+    question_key,
+    render_options,
+    unique_questions,
+)
 
 NAME = "cmmlu"
-VERSION = 1
+VERSION = 2  # 2: held-out questions unique (duplicates dropped and counted)
 #: CMMLU's own zero-shot prompt (answer-only), with the question under 题目： and the options as A. lines.
 DEFAULT_PROMPT = "以下是关于{subject}的单项选择题，请直接给出正确答案的选项。\n\n题目：{question}\n{options}\n答案是："
 PROMPT_FIELDS = ("subject", "question", "options")
@@ -118,6 +127,8 @@ def convert(rows, subject: str, prompt: Prompt, counts: Counts | None = None) ->
             counts.skip("empty_question")
             continue
         options = {letter: row[letter].strip() for letter in "ABCD" if not is_blank(row[letter])}
+        if len(options) < 4:  # CMMLU always has four; a blank cell is dropped, and counted
+            counts.skip("empty_option_dropped")
         answer = answer_letters(row["Answer"])
         if not check_answer(answer, options, counts):
             continue
@@ -144,8 +155,8 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
         return [r for subject, path in _subject_files(inputs[split], subjects, split)
                 for r in convert(read_csv(path), subject, prompt, counts)]
 
-    test = sample_ordered(read("test"), params["test_size"], params["seed"])
-    dev = list(drop_leaks(read("dev"), {question_key(r) for r in test}, counts, "dev"))
+    test = sample_ordered(unique_questions(read("test"), counts, "test"), params["test_size"], params["seed"])
+    dev = unique_questions(drop_leaks(read("dev"), {question_key(r) for r in test}, counts, "dev"), counts, "dev")
     return mark_duplicates({"test": test, "dev": dev}, counts, drop=dedup)
 
 

@@ -102,6 +102,31 @@ def question_key(record: Mapping) -> bytes:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).digest()
 
 
+def unique_questions(records: Iterable[dict], counts: Counts, split: str) -> list[dict]:
+    """The records of a held-out ``split`` (test, dev) with each question once: a later record repeating an
+    earlier question (stem and option texts, see :func:`question_key`) is dropped and counted as
+    ``<split>_duplicate_question``, so no two held-out records share a prompt. Ids stay unique: a kept record
+    whose id an earlier one already has (a file with a broken index column) gets ``<id>#<n>``."""
+    seen: set[bytes] = set()
+    ids: set = set()
+    kept = []
+    for record in records:
+        key = question_key(record)
+        if key in seen:
+            counts.skip(f"{split}_duplicate_question")
+            continue
+        seen.add(key)
+        if record["id"] in ids:
+            number = 2
+            while f"{record['id']}#{number}" in ids:
+                number += 1
+            record = {**record, "id": f"{record['id']}#{number}"}
+            counts.skip(f"{split}_id_renamed")
+        ids.add(record["id"])
+        kept.append(record)
+    return kept
+
+
 def drop_leaks(records: Iterable[dict], held_out: set[bytes], counts: Counts, split: str):
     """Yield the records whose question is not in ``held_out``; the others are counted as ``<split>_in_test``."""
     for record in records:

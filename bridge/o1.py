@@ -151,10 +151,38 @@ def build(inputs: dict[str, list[Path]], params: dict, prompt: Prompt, counts: C
     return {**mark_duplicates(splits, counts, drop=dedup), "pool": pool}
 
 
-def find_inputs(raw: Path, lang: str = "zh") -> dict[str, list[Path]]:
-    """medical_o1_sft_Chinese.json (zh) or medical_o1_sft.json (en) under ``raw/o1``."""
-    name = "medical_o1_sft_Chinese.json" if lang == "zh" else "medical_o1_sft.json"
-    found = sorted(raw.rglob(name))
-    if not found:
-        raise BridgeError(f"no o1 data under {raw}: expected {name}")
-    return {"train": found[:1], "test": found[:1]}
+#: The published file of each language; any other .json under raw/o1 is recognised by its content.
+FILE_NAMES = {"zh": "medical_o1_sft_Chinese.json", "en": "medical_o1_sft.json"}
+
+
+def find_inputs(raw: Path, lang: str | None = None) -> dict[str, list[Path]]:
+    """The o1 file under ``raw/o1``: of language ``lang`` if given, else the Chinese one, else the English one.
+
+    The published name of a language is taken first; otherwise every ``.json`` there is recognised by its
+    content (:func:`detect_lang`), mixes (``*mix*``) last. So the English file alone is found without
+    ``--lang en``, and a renamed copy is found too.
+    """
+    files = sorted(raw.rglob("*.json"), key=lambda p: ("mix" in p.name.lower(), p.name != FILE_NAMES.get(lang or "zh"),
+                                                       str(p)))
+    languages = {}
+    for path in files:
+        if path.name in FILE_NAMES.values() and "mix" not in path.name.lower():
+            languages[path] = next(k for k, v in FILE_NAMES.items() if v == path.name)
+            continue
+        try:
+            languages[path] = detect_lang(path)
+        except BridgeError:
+            languages[path] = None  # unreadable: chosen only if nothing else is there, to report why
+    for wanted in ([lang] if lang else ["zh", "en"]):
+        chosen = [p for p in files if languages[p] == wanted]
+        if chosen:
+            return {"train": chosen[:1], "test": chosen[:1]}
+    if not lang and files:
+        return {"train": files[:1], "test": files[:1]}
+    other = sorted({v for v in languages.values() if v and v != lang})
+    if lang and other:
+        raise BridgeError(f"no {'Chinese' if lang == 'zh' else 'English'} o1 file under {raw} (--lang {lang}); "
+                          f"found {', '.join(p.name for p in files)} ({'/'.join(other)}): drop --lang or pass "
+                          f"--lang {other[0]}")
+    raise BridgeError(f"no o1 data under {raw}: expected {FILE_NAMES['zh']} (Chinese) or {FILE_NAMES['en']} "
+                      "(English; the language is read from the content, --lang zh|en overrides it)")

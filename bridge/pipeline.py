@@ -128,7 +128,9 @@ def convert_source(name: str, dataset_dir: str | Path, raw_dir: str | Path | Non
         if raw_dir is None:
             raise BridgeError("give either the input files or a raw directory")
         raw = Path(raw_dir) / name
-        inputs = module.find_inputs(raw, params["lang"]) if name == "o1" else module.find_inputs(raw)
+        # o1: the language given with --lang, else whichever file is there (its content decides the language).
+        inputs = module.find_inputs(raw, params["lang"] if explicit_lang else None) if name == "o1" else \
+            module.find_inputs(raw)
     for paths in inputs.values():
         for path in paths:
             if not Path(path).is_file():

@@ -14,7 +14,8 @@ commit point. Only then are the staged files renamed into place, dataset_info.js
 ``pending`` dropped. A process killed before the commit point leaves the old pair, entries and
 manifest (its staged files are removed later as stale, see :func:`recover`); one killed after it is
 rolled forward by the next :func:`recover`, which every writing bridge command runs first (and
-``bridge recover`` alone). The manifest is therefore the record readers trust: while it holds
+``bridge recover`` alone); a ``pending`` record bridge cannot have written is rolled back instead.
+The manifest is therefore the record readers trust: while it holds
 ``pending`` the files on disk may be half replaced, so readers that do not recover themselves (training
 pre-flight, ``bridge stats``) refuse until it is finished (:func:`pending_names`).
 """
@@ -32,6 +33,7 @@ from filelock import FileLock
 from bridge.common import BridgeError
 from bridge.textfile import read_utf8_text
 from medft.io import TEMP_PATTERN, atomic_write_json, remove_stale_temp_files, stale_temp_files
+from medft.names import name_problem
 
 INFO_NAME = "dataset_info.json"
 MANIFEST_NAME = ".medft-manifest.json"
@@ -128,23 +130,25 @@ def check_conflicts(info: dict, manifest: dict, entries: dict[str, dict], force:
         )
 
 
-def _checked_pending(dataset_dir: Path, pending) -> dict:
-    """The manifest's ``pending`` record, refusing one that could rename anything but medft's own files."""
-    bad = BridgeError(f"{dataset_dir / MANIFEST_NAME}: its 'pending' record was not written by bridge; "
-                      "remove that key (and check the converted files) to continue")
+def _untrusted_reason(pending) -> str | None:
+    """Why a ``pending`` record cannot have been written by bridge (None if it can): every rename must move
+    one of medft's temporary files onto a plain file name in the dataset dir, every entry name be valid."""
     if not isinstance(pending, dict) or not isinstance(pending.get("renames", {}), dict) or not isinstance(
             pending.get("entries", {}), dict):
-        raise bad
+        return "it is not a record of renames and entries"
     for target, staged in pending.get("renames", {}).items():
         match = TEMP_PATTERN.match(staged) if isinstance(staged, str) else None
         if not match or match["target"] != target or Path(target).name != target or target in (".", ".."):
-            raise bad
-    return pending
+            return f"it would move {staged!r} to {target!r}, outside bridge's own files"
+    for name in pending.get("entries", {}):
+        if name_problem(name):
+            return f"it registers {name!r}, which is not a valid dataset name ({name_problem(name)})"
+    return None
 
 
 def _finish(dataset_dir: Path, manifest: dict) -> dict[str, str]:
     """Roll a committed ``pending`` record forward: rename the staged files, write the entries, drop it."""
-    pending = _checked_pending(dataset_dir, manifest["pending"])
+    pending = manifest["pending"]
     for target, staged in pending.get("renames", {}).items():
         if (dataset_dir / staged).exists():
             os.replace(dataset_dir / staged, dataset_dir / target)
@@ -163,26 +167,64 @@ def _finish(dataset_dir: Path, manifest: dict) -> dict[str, str]:
     return changes
 
 
-def _recover_locked(dataset_dir: Path) -> bool:
+def _roll_back(dataset_dir: Path, manifest: dict, reason: str) -> list[str]:
+    """Drop a ``pending`` record bridge cannot have written (hand-edited, or left by an older medft that let a
+    name like ``../x`` through): nothing it names is renamed or registered. Its staged files that are medft
+    temporary files in the dataset dir are deleted, and the manifest forgets the entries it names, so the
+    next conversion rewrites them. The old files and dataset_info.json are untouched."""
+    pending = manifest.pop("pending")
+    names = [n for n in pending.get("entries", {})] if isinstance(pending, dict) else []
+    renames = pending.get("renames", {}) if isinstance(pending, dict) else {}
+    removed, left = [], []
+    for staged in renames.values() if isinstance(renames, dict) else ():
+        if isinstance(staged, str) and TEMP_PATTERN.match(staged) and Path(staged).name == staged:
+            if (dataset_dir / staged).is_file():
+                (dataset_dir / staged).unlink()
+                removed.append(staged)
+        else:
+            left.append(str(staged))
+    for name in names:
+        manifest["datasets"].pop(name, None)
+    atomic_write_json(dataset_dir / MANIFEST_NAME, manifest)
+    done = [f"dropped a 'pending' record bridge did not write ({reason}): "
+            f"{', '.join(map(repr, names)) or 'no entries'} not registered, dataset_info.json and the "
+            "existing files untouched"]
+    if removed:
+        done.append(f"removed its staged files {', '.join(removed)}")
+    if left:
+        done.append(f"left alone (not bridge's temporary files in {dataset_dir}): {', '.join(left)}")
+    return done
+
+
+def _recover_locked(dataset_dir: Path) -> list[str]:
     manifest = load_manifest(dataset_dir)
-    finished = "pending" in manifest
-    if finished:
-        _finish(dataset_dir, manifest)
-    remove_stale_temp_files(dataset_dir)
-    return finished
+    done = []
+    if "pending" in manifest:
+        reason = _untrusted_reason(manifest["pending"])
+        if reason:
+            done += _roll_back(dataset_dir, manifest, reason)
+        else:
+            changes = _finish(dataset_dir, manifest)
+            done.append("finished an interrupted conversion: " + ", ".join(f"{k} {v}" for k, v in changes.items()))
+    removed = remove_stale_temp_files(dataset_dir)
+    if removed:
+        done.append(f"removed {len(removed)} temporary file(s) of processes that no longer run")
+    return done
 
 
-def recover(dataset_dir: str | Path) -> bool:
-    """Finish a conversion that was killed after its commit point, and delete dead runs' temp files.
+def recover(dataset_dir: str | Path) -> list[str]:
+    """Bring ``dataset_dir`` back to a usable state; return what was done, one line each ([] if nothing).
 
-    Returns True if an interrupted commit was rolled forward. Cheap when there is nothing to do (one
-    read of the manifest); a dataset_dir that does not exist is left alone.
+    A conversion killed after its commit point is finished (rolled forward); a ``pending`` record bridge
+    cannot have written is dropped (rolled back, see :func:`_roll_back`); dead runs' temp files are
+    deleted. Cheap when there is nothing to do (one read of the manifest); a dataset_dir that does not
+    exist is left alone.
     """
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
-        return False
+        return []
     if "pending" not in load_manifest(dataset_dir) and not stale_temp_files(dataset_dir):
-        return False  # the usual case: no lock file created, nothing written
+        return []  # the usual case: no lock file created, nothing written
     try:
         with locked(dataset_dir):
             return _recover_locked(dataset_dir)
@@ -207,6 +249,11 @@ def commit(dataset_dir: str | Path, staged: dict[str, Path], entries: dict[str, 
     ``pending`` record and the next :func:`recover` moves them into place.
     """
     dataset_dir = Path(dataset_dir)
+    for name in entries:
+        if name_problem(name):  # a name becomes a file name: never let one reach outside dataset_dir
+            for tmp in staged.values():
+                Path(tmp).unlink(missing_ok=True)
+            raise BridgeError(f"dataset name {name!r} is not allowed: {name_problem(name)}")
     try:
         with locked(dataset_dir):
             _recover_locked(dataset_dir)

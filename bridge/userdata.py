@@ -14,6 +14,7 @@ from bridge.pii import scrub_record
 from bridge.splits import leak_free
 from bridge.textfile import truncated, utf8_problem
 from medft.io import sha256_file, staged_writer
+from medft.names import BadName, check_name
 
 MAX_PROBLEMS = 20
 SHAREGPT_STYLES = {
@@ -148,6 +149,10 @@ def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatti
     changed). Both entries and the copy are committed together.
     """
     path, dataset_dir = Path(path), Path(dataset_dir)
+    try:
+        check_name(name, "dataset name")  # it becomes <dataset_dir>/<name>_test.jsonl
+    except BadName as exc:
+        raise BridgeError(str(exc)) from None
     records, formatting, result = _read_valid(path, formatting)
     masked = Counter()
     if scrub_pii:

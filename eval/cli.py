@@ -24,7 +24,7 @@ def _specs(models: tuple[str, ...]):
     specs = []
     for item in models:
         label, sep, location = item.partition("=")
-        if not sep:
+        if not sep:  # a bare path is labelled by its folder name; one like `..` needs an explicit LABEL=
             label, location = Path(item).name or item, item
         specs.append(resolve(label, location))
     labels = [s.label for s in specs]
@@ -66,8 +66,12 @@ def _specs(models: tuple[str, ...]):
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
               help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
+@click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to wait for each answer of a server model, queueing included [default: 300]; "
+                   "failed requests are retried 3 times.")
 def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
-                max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency) -> None:
+                max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency,
+                request_timeout) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
     from eval.fewshot import FewShotError
@@ -85,6 +89,7 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
             bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots, concurrency=concurrency,
+            request_timeout=request_timeout,
         )
     except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, FewShotError,
             LoglikError, RemoteError) as exc:

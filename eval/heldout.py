@@ -7,6 +7,7 @@ from pathlib import Path
 from bridge.common import BridgeError
 from bridge.userdata import read_records
 from eval.tasks import ALIASES, TASKS
+from medft.names import BadName, check_name
 
 
 class HeldoutError(ValueError):
@@ -41,6 +42,10 @@ def dataset_file(dataset_dir: Path, dataset: str) -> Path:
     """The file registered for ``dataset`` in ``<dataset_dir>/dataset_info.json``."""
     from bridge.registry import load_dataset_info, pending_names
 
+    try:
+        check_name(dataset, "dataset name")  # it becomes OUT/predictions/<label>/<dataset>.jsonl
+    except BadName as exc:
+        raise HeldoutError(str(exc)) from None
     info_path = dataset_dir / "dataset_info.json"
     if not info_path.exists():
         raise HeldoutError(f"{info_path} does not exist: convert data first (`make data`)")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from medft.names import BadName, check_name
+
 
 class ModelSpecError(ValueError):
     """A ``--model`` argument does not name loadable weights."""
@@ -23,6 +25,7 @@ class ModelSpec:
     #: The chat template the weights were trained with, when a run directory records it.
     template: str | None = None
     #: An OpenAI-compatible server's base URL (``http://host:port/v1``); ``model`` is then its served name.
+    #: Replicas of one model are several URLs joined by commas (see :func:`replicas`).
     endpoint: str | None = None
     #: The datasets a medft run trained on (its train.yaml ``dataset``): eval notes held-out overlap with them.
     trained_on: tuple[str, ...] = ()
@@ -57,12 +60,25 @@ def is_endpoint(location: str) -> bool:
 
 
 def split_endpoint(location: str) -> tuple[str, str | None]:
-    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional."""
-    url, _, served = location.partition("#")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ModelSpecError(f"{location!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000/v1)")
-    return url.rstrip("/"), served or None
+    """``http://host:8000/v1#name`` → (``http://host:8000/v1``, ``name``); the name is optional.
+
+    Several replicas of one model: ``http://a:8000/v1,http://b:8000/v1#name`` → their URLs, sorted and
+    joined by commas (so the order given does not change the cache keys).
+    """
+    urls, _, served = location.partition("#")
+    found = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ModelSpecError(f"{url.strip()!r} (in {location!r}) is not an http(s) URL with a host "
+                                 "(e.g. http://127.0.0.1:8000/v1; replicas: URL,URL)")
+        found.append(url.strip().rstrip("/"))
+    return ",".join(sorted(set(found))), served or None
+
+
+def replicas(endpoint: str) -> list[str]:
+    """The base URLs of an endpoint: one server, or the replicas of one model."""
+    return endpoint.split(",")
 
 
 def resolve(label: str, location: str) -> ModelSpec:
@@ -74,6 +90,10 @@ def resolve(label: str, location: str) -> ModelSpec:
     ``train.yaml`` ``output_dir``), a hub id that is already in the local cache, or the URL of an
     OpenAI-compatible server (``http://127.0.0.1:8000/v1``, optionally ``#served-name``).
     """
+    try:
+        check_name(label, "model label")  # it becomes OUT/predictions/<label>/: never a path of its own
+    except BadName as exc:
+        raise ModelSpecError(f"--model {label}={location}: {exc}") from None
     if is_endpoint(location):  # http://host:port/v1[#served-name]: predicted through the server (eval.remote)
         endpoint, served = split_endpoint(location)
         return ModelSpec(label, served or "", endpoint=endpoint)

@@ -7,6 +7,8 @@ the per-record columns of all models into metrics with paired-bootstrap CIs and 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +57,7 @@ def evaluate(
     mode: str = "generate",
     shots: int = 0,
     concurrency: int = 8,
+    request_timeout: float | None = None,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
 
@@ -65,7 +68,9 @@ def evaluate(
     give each metric a ``ci_level`` interval and each model's Δ to the first model a paired one.
     Exam sets (task ``mcq``) take ``shots`` examples from their dev pool (``eval.fewshot``) and are
     answered by generation or, with ``mode="loglik"``, by the most likely option letter (``eval.loglik``).
-    A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight.
+    A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight, each
+    given ``request_timeout`` seconds (default ``eval.remote.DEFAULT_TIMEOUT``). One eval at a time writes a
+    model's predictions on a dataset in ``out_dir`` (a lock per file): a second one waits, then reuses them.
     """
     from eval import remote
 
@@ -74,7 +79,8 @@ def evaluate(
     loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
     loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
               for name, (task, records) in loaded.items()}
-    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency)
+    predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency,
+                               request_timeout or remote.DEFAULT_TIMEOUT)
     if predict_only:
         return {}
     results: Results = {spec.label: {} for spec in models}
@@ -109,7 +115,8 @@ def evaluate(
 
 
 def _predict_all(models, loaded, out_dir, template, settings, batch_size, device,
-                 mode: str = "generate", concurrency: int = 8) -> dict[str, dict[str, list[str]]]:
+                 mode: str = "generate", concurrency: int = 8,
+                 request_timeout: float = 300.0) -> dict[str, dict[str, list[str]]]:
     from eval import remote
 
     predictions: dict[str, dict[str, list[str]]] = {spec.label: {} for spec in models}
@@ -119,25 +126,58 @@ def _predict_all(models, loaded, out_dir, template, settings, batch_size, device
         bar = progress.add_task("predicting", total=total)
         for spec in models:
             for dataset, (task, records) in loaded.items():
-                progress.update(bar, description=f"{spec.label} · {dataset}")
+                where = f"{spec.label} · {dataset}"
+                progress.update(bar, description=where)
                 task_settings = settings if settings.max_new_tokens else replace(
                     settings, max_new_tokens=get_task(task).max_new_tokens)
                 before = progress.tasks[0].completed
                 path = predictions_path(out_dir, spec.label, dataset)
                 predict = loglik.choose if mode == loglik.MODE and task == "mcq" else generate
-                if spec.endpoint:
-                    if predict is not generate:
-                        raise remote.RemoteError(f"{spec.label}: --mode loglik reads option likelihoods from the "
-                                                 "weights in-process; a server model answers with --mode generate")
-                    predictions[spec.label][dataset] = remote.generate(
-                        spec, records, path, task_settings, concurrency, on_batch=lambda n: progress.advance(bar, n))
-                else:
-                    predictions[spec.label][dataset] = predict(
-                        spec, records, path, template or spec.template or DEFAULT_TEMPLATE, task_settings,
-                        batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
-                    )
+                waiting = f"{where} · waiting for another eval writing {path}"
+                with predictions_lock(path, lambda text=waiting: progress.update(bar, description=text)):
+                    progress.update(bar, description=where)
+                    if spec.endpoint:
+                        if predict is not generate:
+                            raise remote.RemoteError(f"{spec.label}: --mode loglik reads option likelihoods from "
+                                                     "the weights in-process; a server model answers with "
+                                                     "--mode generate")
+
+                        def status(in_flight, retried, done, where=where):
+                            progress.update(bar, description=f"{where} · {in_flight} in flight · {retried} retried")
+
+                        predictions[spec.label][dataset] = remote.generate(
+                            spec, records, path, task_settings, concurrency,
+                            on_batch=lambda n: progress.advance(bar, n), timeout=request_timeout, on_status=status)
+                    else:
+                        predictions[spec.label][dataset] = predict(
+                            spec, records, path, template or spec.template or DEFAULT_TEMPLATE, task_settings,
+                            batch_size=batch_size, device=device, on_batch=lambda n: progress.advance(bar, n),
+                        )
                 progress.update(bar, completed=before + len(records))
     return predictions
+
+
+@contextmanager
+def predictions_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the lock of one predictions file (``<file>.lock``) while predicting into it.
+
+    Two evals on one OUT would otherwise both send every request. The second waits (``on_wait`` is called
+    once when it starts waiting) and then finds the first one's predictions cached.
+    """
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _write_scores(path: Path, predictions: list[str], records: list[dict], columns: Columns) -> None:

@@ -23,6 +23,10 @@ class Hardware:
         return cls(cuda=True, bf16=torch.cuda.is_bf16_supported(), name=torch.cuda.get_device_name(0))
 
 
+#: What a plan for GPUs assumes when it is made on a machine without one: bf16-capable (Ampere or newer).
+TARGET_GPU = Hardware(cuda=True, bf16=True, name="the target GPUs (assumed Ampere or newer)")
+
+
 def choose(hardware: Hardware) -> tuple[dict[str, bool], str]:
     """The ``bf16`` / ``fp16`` keys for ``hardware`` and a one-line explanation."""
     if hardware.bf16:

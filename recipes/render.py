@@ -41,7 +41,13 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise RecipeError(f"override {item!r} is not key=value")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            # A tag like !!python/object is refused (safe_load never executes it), as is broken YAML.
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise RecipeError(f"ARGS: the value of {key.strip()!r} is not valid YAML: {raw!r} ({problem}); write a "
+                              "number, true/false or a word, or put the value in YAML quotes") from None
         if isinstance(value, str) and SCIENTIFIC.fullmatch(value):
             value = float(value)
         result[key.strip()] = value

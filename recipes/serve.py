@@ -208,18 +208,82 @@ def models_answer(url: str, timeout: float = 2.0) -> list[str] | None:
         return None
 
 
+def _listening_sockets(port: int) -> set[str] | None:
+    """Inodes of the TCP sockets listening on ``port`` (any address), from /proc; None without /proc."""
+    found: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found if readable else None
+
+
+def _process_tree(pid: int) -> set[int]:
+    """``pid`` and every process descended from it (from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            parent = int(text[text.rindex(")") + 2:].split()[1])  # after "pid (comm) state": the ppid
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        if current not in tree:
+            tree.add(current)
+            todo += children.get(current, [])
+    return tree
+
+
+def owns_port(pid: int, port: int) -> bool | None:
+    """Whether the process ``pid`` (or one of its descendants) holds the socket listening on ``port``; None
+    where /proc cannot tell (not Linux)."""
+    sockets = _listening_sockets(port)
+    if sockets is None:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in sockets}
+    for member in _process_tree(pid):
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{member}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in wanted:
+                        return True
+    return False
+
+
 def wait_ready(proc: subprocess.Popen, serve_plan: ServePlan, timeout: float) -> list[str]:
-    """Poll ``/v1/models`` until it answers; raise ServeError if the server exits or takes too long."""
+    """Poll ``/v1/models`` until *this* server answers; raise ServeError if it exits or takes too long.
+
+    Another server can take the port while this one loads (two ``make serve`` started together both pass
+    the port check): its answer does not count. Ready means the socket on the port is held by our child.
+    """
     deadline = time.monotonic() + timeout
+    stranger = False
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
+            if stranger:
+                raise ServeError(f"port {serve_plan.port} on {serve_plan.host} was taken by another server while "
+                                 f"this one was loading; this one exited with code {code}. Stop the other server "
+                                 "or choose another PORT=")
             raise ServeError(f"llamafactory-cli api exited with code {code} before answering on {serve_plan.url} "
                              "(its output above says why)")
         listed = models_answer(serve_plan.url)
         if listed is not None:
-            return listed
+            if owns_port(proc.pid, serve_plan.port) is not False:
+                return listed
+            stranger = True  # someone else answers; wait for our child to bind, or to give up
         time.sleep(0.5)
+    if stranger:
+        raise ServeError(f"port {serve_plan.port} on {serve_plan.host} is answered by another server, not this one "
+                         f"(still loading after {timeout:.0f} s); stop the other server or choose another PORT=")
     raise ServeError(f"the server did not answer on {serve_plan.url}/models within {timeout:.0f} s "
                      "(a large model may need a longer --ready-timeout)")
 

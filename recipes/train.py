@@ -12,7 +12,7 @@ from medft.io import atomic_write_text
 from medft.paths import dataset_dir as default_dataset_dir
 from medft.paths import runs_dir
 from recipes import launch, precision, render, run, validate
-from recipes.memory import estimate
+from recipes.memory import ZERO, estimate
 
 log = get_logger("recipes.train")
 
@@ -80,6 +80,11 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
     checked on a laptop.
     """
     hardware = hardware or precision.Hardware.detect()
+    planned_for_gpus = dry_run and not hardware.cuda and bool(
+        request.distributed.gpus or request.deepspeed or (request.distributed.nnodes or 1) > 1)
+    if planned_for_gpus:
+        # A plan for GPUs made on a CPU machine: show what the GPUs will run, not what this CPU could.
+        hardware = precision.TARGET_GPU
     dataset_dir = (request.dataset_dir or default_dataset_dir()).resolve()
     user: dict[str, Any] = {}
     if request.model:
@@ -111,7 +116,9 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
     if "bf16" not in user and "fp16" not in user:
         chosen, why = precision.choose(hardware)
         config.update(chosen)
-        notes.append(f"precision {why}")
+        notes.append(f"precision {why}" + ("; planned on a machine without a GPU, for the GPUs the launch will "
+                                            "use (older ones without bf16, e.g. V100 or T4: ARGS=\"fp16=true\")"
+                                            if planned_for_gpus else ""))
     if "cutoff_len" not in user:
         recommended = _recommended_cutoff(config, Path(config["dataset_dir"]))
         if recommended:
@@ -137,9 +144,10 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
     findings.errors += checked.errors
     findings.warnings += checked.warnings
     notes += checked.notes
-    if request.deepspeed and not hardware.cuda:
+    if request.deepspeed and (planned_for_gpus or not hardware.cuda):
         findings.warnings.append("DeepSpeed needs CUDA GPUs: this machine has none, so this run can only be planned")
-    memory = estimate(config, request.method)
+    gpus = (request.distributed.gpus or 1) * (request.distributed.nnodes or 1)
+    memory = estimate(config, request.method, gpus, request.deepspeed if request.deepspeed in ZERO else None)
     notes.append(memory.describe() if memory else "memory estimate unavailable (model size unknown)")
     return Plan(request.method, config, run_dir, env, findings, notes)
 

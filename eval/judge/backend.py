@@ -75,6 +75,10 @@ class RemoteJudge:
     served: str | None
     settings: GenerationSettings
     concurrency: int = 8
+    #: Seconds per request; None: eval.remote.DEFAULT_TIMEOUT.
+    timeout: float | None = None
+    #: Told ``(in_flight, retried, done)`` as requests go out and come back (the command's progress bar).
+    on_status: Callable[[int, int, int], None] | None = None
 
     @property
     def identity(self) -> str:
@@ -101,13 +105,14 @@ class RemoteJudge:
         if not conversations:
             return
         remote.complete(self.endpoint, self.served, list(conversations), self.cache_settings(),
-                        lambda i, text: on_reply(i, text.strip()), self.concurrency)
+                        lambda i, text: on_reply(i, text.strip()), self.concurrency,
+                        self.timeout or remote.DEFAULT_TIMEOUT, on_status=self.on_status)
 
 
 def make_judge(location: str, settings: GenerationSettings, template: str | None = None, concurrency: int = 8,
-               batch_size: int = 8):
+               batch_size: int = 8, timeout: float | None = None):
     """A judge from ``--judge``: a server URL (``http://host:port/v1[#name]``), or a model/adapter/run directory."""
     spec = resolve("judge", location)
     if spec.endpoint:
-        return RemoteJudge(spec.endpoint, spec.model or None, settings, concurrency)
+        return RemoteJudge(spec.endpoint, spec.model or None, settings, concurrency, timeout)
     return LocalJudge(spec, template or spec.template or "qwen", settings, batch_size)

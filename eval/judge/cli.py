@@ -37,12 +37,19 @@ def _show_prompt(messages: list[dict]) -> None:
               help="Requests in flight to a judge server.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Prompts a local judge generates together.")
+@click.option("--allow-partial", is_flag=True,
+              help="Judge only the records every model has predictions for, when some have fewer [default: "
+                   "an error naming the counts].")
+@click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to wait for each answer of a judge server, queueing included [default: 300]; "
+                   "failed requests are retried 3 times.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the CIs; 0 turns them off.")
 @click.option("--ci-level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Judge generation and bootstrap seed.")
 def judge_command(out_dir, judge_location, mode, rubric, models, datasets, dataset_dir, limit, dry_run, template,
-                  max_new_tokens, concurrency, batch_size, bootstrap, ci_level, seed) -> None:
+                  max_new_tokens, concurrency, batch_size, allow_partial, request_timeout, bootstrap, ci_level,
+                  seed) -> None:
     """Judge the predictions in OUT_DIR (an eval report directory) with an LLM, on a rubric.
 
     pointwise: each answer scored 1-5 per rubric dimension; pairwise: every two models compared on
@@ -61,9 +68,9 @@ def judge_command(out_dir, judge_location, mode, rubric, models, datasets, datas
 
     request = JudgeRequest(out_dir, judge_location, mode, rubric, list(models) or None, list(datasets) or None,
                            dataset_dir, limit, template, max_new_tokens, concurrency, batch_size, bootstrap, ci_level,
-                           seed)
+                           seed, request_timeout, allow_partial)
     try:
-        prepared = prepare(request)
+        prepared = prepare(request, warn=lambda text: console.print(f"[yellow]warning[/] {text}"))
         if not dry_run:
             prepared.judge.prepare()  # a server: which model it serves (part of every cache key)
         cost = prepared.costs()
@@ -76,9 +83,12 @@ def judge_command(out_dir, judge_location, mode, rubric, models, datasets, datas
         if dry_run:
             console.print("[dim]dry run: no judge loaded, nothing sent[/]")
             return
-        with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      transient=True) as progress:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
             bar = progress.add_task("judging", total=cost.to_make)
+            if hasattr(prepared.judge, "on_status"):  # a judge server: show requests in flight and retried
+                prepared.judge.on_status = lambda flying, retried, done: progress.update(
+                    bar, description=f"judging · {flying} in flight · {retried} retried")
             data = run(prepared, on_reply=lambda n: progress.advance(bar, n))
     except (JudgeError, RubricError, HeldoutError, ModelSpecError, PredictionCacheError, RemoteError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -23,26 +23,66 @@ _WINNERS = {"a": "A", "ａ": "A", "回答a": "A", "答案a": "A", "模型a": "A"
 _WINNER_KEYS = ("winner", "胜者", "更好", "better", "verdict", "结论")
 
 
+#: Only the reply's last TAIL characters are read: the verdict ends the reply, and a bounded window keeps
+#: every parse cheap however long (or hostile) the reply is.
+TAIL = 8192
+#: At most this many brace-balanced spans are handed to the JSON decoder per pass, last first.
+MAX_DECODES = 64
+
+
+def _spans(text: str) -> set[tuple[int, int]]:
+    """``(start, end)`` of brace-balanced ``{...}`` in ``text``, in two linear passes, as a set.
+
+    One pass skips braces inside JSON strings (a string opened inside an object also ends at a newline,
+    which JSON strings never hold); the other counts every brace. Truncated or hostile text can flip the
+    first pass's idea of what is inside a string, hiding the verdict; the second still sees it. What is not
+    an object fails to decode later. Unmatched braces are skipped.
+    """
+    spans: set[tuple[int, int]] = set()
+    for skip_strings in (True, False):
+        stack: list[int] = []
+        in_string = escaped = False
+        for index, char in enumerate(text):
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"' or char == "\n":
+                    in_string = False
+            elif char == '"':
+                in_string = skip_strings and bool(stack)
+            elif char == "{":
+                stack.append(index)
+            elif char == "}" and stack:
+                spans.add((stack.pop(), index + 1))
+    return spans
+
+
+def _decode(text: str) -> object:
+    """json.loads, on its own line so the work it does can be counted (tests)."""
+    return json.loads(text)
+
+
 def _objects(text: str) -> Iterator[dict]:
-    """Every JSON object embedded in ``text``, outermost first, in order of appearance."""
-    decoder = json.JSONDecoder()
-    position = text.find("{")
-    while position != -1:
+    """The JSON objects in ``text`` (its tail), the one that ends last first; each object's nested objects
+    follow it. Bounded work: one linear scan plus at most MAX_DECODES decodes of at most TAIL characters."""
+    spans = sorted(_spans(text), key=lambda span: (-span[1], span[0]))[:MAX_DECODES]
+    for start, end in spans:
         try:
-            value, end = decoder.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError):
-            position = text.find("{", position + 1)
+            value = _decode(text[start:end])
+        except (ValueError, RecursionError):
             continue
         if isinstance(value, dict):
             yield value
             yield from (v for v in value.values() if isinstance(v, dict))
-        position = text.find("{", end)
 
 
 def _candidates(text: str) -> Iterator[dict]:
-    yield from _objects(text)
-    folded = text.translate(_FOLD)
-    if folded != text:
+    tail = text[-TAIL:]
+    yield from _objects(tail)
+    folded = tail.translate(_FOLD)
+    if folded != tail:
         yield from _objects(folded)
 
 
@@ -61,16 +101,17 @@ def score_value(value: object) -> int | None:
 def parse_scores(reply: str, dimensions: Sequence[tuple[str, str]]) -> dict[str, int] | None:
     """Scores ``{key: 1..5}`` for every ``(key, name)`` dimension, or None if any is missing or invalid.
 
-    The first JSON object in the reply that scores every dimension (by key or by name) wins; a reply
-    without one is read as ``名称：4`` lines.
+    The judge's final verdict wins: the JSON object ending last in the reply that scores any dimension (by
+    key or by name) decides, and must score all of them; so an answer's injected ``{... 5 ...}`` that the
+    judge quotes before its own verdict is not read as the verdict. A reply without one is read as
+    ``名称：4`` lines. Only the last TAIL characters are read.
     """
     if not isinstance(reply, str) or not dimensions:
         return None
     for candidate in _candidates(reply):
-        found = _from_mapping(candidate, dimensions)
-        if found is not None:
-            return found
-    return _from_lines(reply.translate(_FOLD), dimensions)
+        if any(key in candidate or name in candidate for key, name in dimensions):
+            return _from_mapping(candidate, dimensions)  # the final verdict; incomplete means unparsed
+    return _from_lines(reply[-TAIL:].translate(_FOLD), dimensions)
 
 
 def _from_mapping(candidate: Mapping, dimensions: Sequence[tuple[str, str]]) -> dict[str, int] | None:
@@ -103,14 +144,18 @@ def winner_value(value: object) -> str | None:
 
 
 def parse_winner(reply: str) -> str | None:
-    """The verdict of a pairwise reply: ``"A"``, ``"B"`` or ``"tie"``, or None."""
+    """The verdict of a pairwise reply: ``"A"``, ``"B"`` or ``"tie"``, or None.
+
+    As for scores, the object ending last that names a winner decides (``回答B说 {"winner": "B"}，但我认为
+    {"winner": "A"}`` is A); only the last TAIL characters are read.
+    """
     if not isinstance(reply, str):
         return None
     for candidate in _candidates(reply):
         for key in _WINNER_KEYS:
             if key in candidate:
                 return winner_value(candidate[key])
-    folded = reply.translate(_FOLD)
+    folded = reply[-TAIL:].translate(_FOLD)
     found = {winner_value(m) for m in re.findall(r'"?winner"?\s*:\s*"?([A-Za-z]+)"?', folded, flags=re.IGNORECASE)}
     found.discard(None)
     return found.pop() if len(found) == 1 else None

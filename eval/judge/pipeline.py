@@ -40,6 +40,10 @@ class JudgeRequest:
     resamples: int = DEFAULT_RESAMPLES
     level: float = DEFAULT_LEVEL
     seed: int = 0
+    #: Seconds per request to a judge server (None: eval.remote.DEFAULT_TIMEOUT).
+    request_timeout: float | None = None
+    #: Judge only the records every model answered when some models have fewer predictions (else an error).
+    allow_partial: bool = False
 
 
 @dataclass
@@ -59,14 +63,15 @@ class Prepared:
         return costs(self.calls, self.judge, self.cache_path)
 
 
-def prepare(request: JudgeRequest) -> Prepared:
+def prepare(request: JudgeRequest, warn: Callable[[str], None] | None = None) -> Prepared:
     """Load the rubric and the predictions, plan every call; contacts no judge and loads no model."""
     rubric = load(request.rubric)
     models, answers = load_answers(request.out_dir, request.models, request.datasets, request.dataset_dir,
-                                   request.limit)
+                                   request.limit, request.allow_partial, warn)
     calls = plan_calls(rubric, request.mode, models, answers)
     settings = GenerationSettings(max_new_tokens=request.max_new_tokens, seed=request.seed)
-    judge = make_judge(request.judge, settings, request.template, request.concurrency, request.batch_size)
+    judge = make_judge(request.judge, settings, request.template, request.concurrency, request.batch_size,
+                       request.request_timeout)
     judge_dir = request.out_dir / "judge"
     return Prepared(request, rubric, models, calls, judge, judge_dir / "cache.jsonl",
                     judge_dir / rubric.name / request.mode)

@@ -8,6 +8,8 @@ example of each mode must itself parse, so a rubric can never ask for a reply me
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -27,6 +29,32 @@ OPTIONAL = {"pointwise": {"reference", "dimensions"}, "pairwise": {"reference", 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
 Messages = list[dict[str, str]]
+
+
+#: Placeholders whose values are data the judge reads (answers can be written by anyone, an attacker too).
+DATA_FIELDS = frozenset({"question", "reference", "answer", "answer_a", "answer_b"})
+#: Anything in a data field that looks like a fence tag (``<data-``, ``</data-``, full-width ``＜``).
+_FORGED_FENCE = re.compile(r"[<＜﹤〈《]\s*/?\s*data\s*-", re.IGNORECASE)
+
+
+def boundary(fields: dict[str, str]) -> str:
+    """The fence tag of one judge call: 16 hex digits of a hash over all its data fields.
+
+    Unguessable by the answer's author, who would have to write the hash of a text into that same text;
+    yet deterministic, so a rerun sends the same prompt and the judge cache still answers it.
+    """
+    payload = json.dumps(sorted((k, v) for k, v in fields.items() if k in DATA_FIELDS), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every fence-like tag defused (``<data-`` → ``‹data-``): a forged boundary closes nothing."""
+    return _FORGED_FENCE.sub(lambda m: "‹" + m.group(0)[1:], text)
+
+
+def fence(text: str, tag: str) -> str:
+    """``text`` as a fenced data block: ``<data-TAG>`` … ``</data-TAG>`` on lines of their own."""
+    return f"<data-{tag}>\n{neutralise(text)}\n</data-{tag}>"
 
 
 class RubricError(ValueError):
@@ -68,8 +96,13 @@ class Rubric:
         return "\n".join(lines)
 
     def messages(self, mode: str, **fields: str) -> Messages:
-        """The chat messages of one judge call: the rubric's system prompt and the filled-in prompt."""
-        values = {**fields, "dimensions": self.dimensions_text(), "reply_format": self.prompts[mode]["reply_format"]}
+        """The chat messages of one judge call: the rubric's system prompt and the filled-in prompt.
+
+        Every data field (question, reference, answers) goes into a fenced block, see :func:`fence`.
+        """
+        tag = boundary(fields)
+        values = {**{k: fence(v, tag) if k in DATA_FIELDS else v for k, v in fields.items()},
+                  "dimensions": self.dimensions_text(), "reply_format": self.prompts[mode]["reply_format"]}
         # One pass over the template: braces inside answers (JSON reports) are never read as placeholders.
         text = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.prompts[mode]["prompt"])
         system = self.prompts[mode].get("system")

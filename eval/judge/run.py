@@ -18,6 +18,7 @@ from pathlib import Path
 from eval.heldout import HeldoutError, load_records
 from eval.judge import cache
 from eval.judge.rubric import Messages, Rubric
+from medft.names import name_problem
 
 MODES = ("pointwise", "pairwise")
 #: What the judge sees for an empty prediction: an empty slot in the prompt reads like a formatting slip.
@@ -65,8 +66,14 @@ def question_of(record: dict) -> str:
 
 
 def load_answers(out_dir: Path, models: list[str] | None = None, datasets: list[str] | None = None,
-                 dataset_dir: Path | None = None, limit: int | None = None) -> tuple[list[str], dict[str, Answers]]:
-    """Models (in the report's order, the first is the baseline) and each dataset's records + predictions."""
+                 dataset_dir: Path | None = None, limit: int | None = None, allow_partial: bool = False,
+                 warn: Callable[[str], None] | None = None) -> tuple[list[str], dict[str, Answers]]:
+    """Models (in the report's order, the first is the baseline) and each dataset's records + predictions.
+
+    Every model is judged on the same records. Where some models have scored predictions for fewer records
+    than others (eval run with another ``--limit``, or interrupted), JudgeError names each model's count,
+    unless ``allow_partial``: then the records all of them answered are judged and ``warn`` is told.
+    """
     report_path = out_dir / "report.json"
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -80,6 +87,8 @@ def load_answers(out_dir: Path, models: list[str] | None = None, datasets: list[
     for label in chosen:
         if label not in known:
             raise JudgeError(f"model {label!r} is not in {report_path}; its models: {known}")
+        if name_problem(label):  # a label is read back as OUT/scores/<label>/: a forged report must not steer it
+            raise JudgeError(f"{report_path}: model label {label!r} is not allowed: {name_problem(label)}")
     if len(set(chosen)) != len(chosen):
         raise JudgeError(f"models must be unique, got {chosen}")
     sets = list(datasets) if datasets else list(report.get("datasets") or [])
@@ -97,6 +106,17 @@ def load_answers(out_dir: Path, models: list[str] | None = None, datasets: list[
         for label in chosen:
             entry.predictions[label] = _scored_predictions(out_dir, label, name, records)
         size = min(len(p) for p in entry.predictions.values()) if chosen else 0
+        wanted = min(len(records), limit) if limit else len(records)
+        counts = {label: min(len(p), wanted) for label, p in entry.predictions.items()}
+        if len(set(counts.values())) > 1:
+            shown = ", ".join(f"{label} {count}" for label, count in counts.items())
+            problem = (f"{name}: the models have predictions for different numbers of its {wanted} records "
+                       f"({shown}); only the first {size} could be judged")
+            if not allow_partial:
+                raise JudgeError(f"{problem}. Rerun eval for the missing ones (same OUT: answers already there are "
+                                 f"reused), or pass --allow-partial (ALLOW_PARTIAL=1) to judge those {size}")
+            if warn:
+                warn(problem)
         size = min(size, limit) if limit else size
         entry.records = records[:size]
         entry.predictions = {label: p[:size] for label, p in entry.predictions.items()}

@@ -84,3 +84,54 @@ def test_truncated_jsonl_is_called_truncated(tmp_path):
     path.write_bytes(data[:-4])  # ends inside the last character
     with pytest.raises(BridgeError, match="the file is truncated"):
         register_file("g", path, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../../../pwn2", "../../pwn", "/abs/x", "a/b", ".hidden"])
+def test_a_name_that_is_a_path_is_refused_and_nothing_is_written(tmp_path, name):
+    data = tmp_path / "a" / "b" / "c" / "data"
+    data.mkdir(parents=True)
+    path = _jsonl(tmp_path / "train.jsonl", [{"instruction": "问", "output": "答"}])
+    held = _jsonl(tmp_path / "held.jsonl", [{"instruction": "别的问题", "output": "答"}])
+    before = sorted(p for p in tmp_path.rglob("*"))
+    with pytest.raises(BridgeError, match=f"^dataset name {name!r} is not allowed: ") as info:
+        register_file(name, path, data, test_path=held)
+    assert "\n" not in info.value.message
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_recover_drops_a_pending_record_that_escapes_the_dataset_dir(tmp_path):
+    """What an older medft left after `register ../../../pwn2 FILE --test-file T`: a staged file three levels
+    up and a pending record naming it. recover must make the dir usable again, and say what it did."""
+    from click.testing import CliRunner
+
+    from bridge.cli import bridge
+    from recipes.validate import check_datasets
+
+    data = tmp_path / "x" / "y" / "z" / "data"
+    data.mkdir(parents=True)
+    path = _jsonl(tmp_path / "train.jsonl", [{"instruction": "问", "output": "答"}])
+    register_file("mine", path, data)
+    info_before = (data / "dataset_info.json").read_bytes()
+    manifest = registry.load_manifest(data)
+    staged = ".pwn2_test.jsonl.medft999999-00000000.abcd.tmp"
+    (tmp_path / staged).write_text("{}\n", encoding="utf-8")  # three levels above data/
+    manifest["datasets"]["../../../pwn2"] = {"file_name": "x"}
+    manifest["pending"] = {"renames": {"../../../pwn2_test.jsonl": staged},
+                           "entries": {"../../../pwn2": {"file_name": "x"}, "../../../pwn2_test": {"file_name": "y"}},
+                           "replace": []}
+    (data / ".medft-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert "bridge recover" in check_datasets({"dataset": "mine"}, data)[0]
+
+    result = CliRunner().invoke(bridge, ["recover", "--dataset-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "dropped a 'pending' record bridge did not write" in out
+    assert "'../../../pwn2', '../../../pwn2_test' not registered" in out
+    after = registry.load_manifest(data)
+    assert "pending" not in after and "../../../pwn2" not in after["datasets"] and "mine" in after["datasets"]
+    assert (data / "dataset_info.json").read_bytes() == info_before
+    assert (tmp_path / staged).exists()  # outside the dataset dir: never touched
+    assert check_datasets({"dataset": "mine"}, data) == []
+    assert register_file("mine", path, data)["status"] == "unchanged"
+    again = CliRunner().invoke(bridge, ["recover", "--dataset-dir", str(data)])
+    assert again.exit_code == 0 and "nothing to recover" in again.output

@@ -1,6 +1,7 @@
 import csv
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from eval.cli import eval_group
@@ -81,3 +82,28 @@ def test_an_empty_heldout_set_is_an_error(tiny_qwen_path, tmp_path):
     result = _run(["run", "--model", f"base={tiny_qwen_path}", "--dataset", "med_dialog_test",
                    "--dataset-dir", str(data), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "holds no records" in result.output
+
+
+@pytest.mark.parametrize("label", ["../../x", "/abs/dir", "..", ".x", "a/b"])
+def test_a_model_label_that_is_a_path_is_refused_before_anything_is_written(tiny_qwen_path, heldout_dir, tmp_path,
+                                                                             label):
+    out = tmp_path / "deep" / "r"
+    for location in (str(tiny_qwen_path), "http://127.0.0.1:9/v1#m"):
+        result = _run(["run", "--model", f"{label}={location}", "--dataset", "med_dialog_test",
+                       "--dataset-dir", str(heldout_dir), "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert f"model label {label!r} is not allowed" in result.output and "Traceback" not in result.output
+    bare = _run(["run", "--model", str(tiny_qwen_path / ".."), "--dataset-dir", str(heldout_dir), "--out", str(out)])
+    assert bare.exit_code == 1 and "model label '..' is not allowed" in bare.output
+    assert not out.exists() and not (tmp_path / "deep").exists()
+
+
+def test_a_registered_dataset_name_that_is_a_path_is_refused(tiny_qwen_path, tmp_path):
+    from tests.datasets import write_dataset_dir
+
+    data = write_dataset_dir(tmp_path / "data", {"../../escape_norm": ("n.jsonl", [
+        {"instruction": "原始词：头痛", "input": "", "output": "头痛"}])})
+    result = _run(["run", "--model", f"base={tiny_qwen_path}", "--dataset", "../../escape_norm",
+                   "--dataset-dir", str(data), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "dataset name '../../escape_norm' is not allowed" in result.output
+    assert not (tmp_path / "r").exists()

@@ -195,3 +195,25 @@ def test_requests_run_concurrently_up_to_the_limit(flaky):
     conversations = [(i, [{"role": "user", "content": f"问{i}"}]) for i in range(6)]
     remote.complete(flaky, "m", conversations, {"max_tokens": 4}, lambda i, text: replies.append(i), concurrency=3)
     assert sorted(replies) == list(range(6)) and _Flaky.most == 3
+
+
+def test_two_real_replicas_share_the_work_and_one_stopping_leaves_it_to_the_other(server, model, data, tmp_path,
+                                                                                 monkeypatch):
+    """Scale-out with two real `llamafactory-cli api` servers of one model: requests spread over both, the
+    answers are the single server's, and once one replica is gone the other answers everything."""
+    monkeypatch.setattr(remote, "BACKOFF", 0.05)
+    monkeypatch.setenv("API_VERBOSE", "1")  # the second server logs each request it answers
+    records = load_records(data, "med_dialog_test")
+    settings = GenerationSettings(max_new_tokens=8)
+    single = remote.generate(ModelSpec("one", "tiny", endpoint=server), records, tmp_path / "one.jsonl", settings)
+    log = tmp_path / "second.log"
+    with served(model, log, name="tiny") as second:
+        pair = resolve("two", f"{server},{second}#tiny")
+        got = remote.generate(pair, records, tmp_path / "two.jsonl", settings, concurrency=2)
+        assert got == single
+        answered = log.read_text(errors="replace").count("==== request ====")
+        assert 0 < answered < len(records), answered
+    more = [{**r, "instruction": r["instruction"] + "？"} for r in records]
+    expected = remote.generate(ModelSpec("one", "tiny", endpoint=server), more, tmp_path / "one2.jsonl", settings)
+    got = remote.generate(pair, more, tmp_path / "two2.jsonl", settings, concurrency=2)
+    assert got == expected and len(read_predictions(tmp_path / "two2.jsonl")) == len(more)

@@ -31,7 +31,7 @@ def test_prompts_render_every_placeholder_once_and_keep_braces_in_answers():
     assert "1. 医学准确性（accuracy）" in text and "5分：完全正确" in text
     assert '"accuracy": 4' in text and "{reply_format}" not in text and "{dimensions}" not in text
     pair = rubric.messages("pairwise", question="q", reference="r", answer_a="甲", answer_b="乙")[1]["content"]
-    assert "【回答A】\n甲" in pair and "【回答B】\n乙" in pair and '"winner"' in pair
+    assert "【回答A】\n<data-" in pair and "\n甲\n</data-" in pair and "\n乙\n</data-" in pair and '"winner"' in pair
     retry = rubric.retry_messages("pairwise", [{"role": "user", "content": "q"}], "乱码")
     assert [m["role"] for m in retry] == ["user", "assistant", "user"] and retry[1]["content"] == "乱码"
     assert '"winner": "A"' in retry[2]["content"]
