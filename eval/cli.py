@@ -94,7 +94,8 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
         return
     for table in tables(results):
         print_wide(table)
-    console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
+    _print_warnings(results)
+    console.print(f"reports: {out_dir}/report.{{json,csv,md,png,html}}")
     from eval.breakdown import broken_down
 
     if broken_down(results):
@@ -104,7 +105,8 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
 @eval_group.command("report")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report_command(out_dir: Path) -> None:
-    """Show the tables of an earlier run's OUT_DIR/report.json again."""
+    """Show the tables of an earlier run's OUT_DIR/report.json again and rewrite OUT_DIR/report.html."""
+    from eval import report_html
     from eval.pipeline import load_results
     from eval.report import tables
 
@@ -114,6 +116,17 @@ def report_command(out_dir: Path) -> None:
         raise click.ClickException(f"{out_dir}/report.json is missing or unreadable: {exc}") from exc
     for table in tables(results):
         print_wide(table)
+    _print_warnings(results)
+    console.print(f"page: {report_html.write(out_dir)}")
+
+
+def _print_warnings(results) -> None:
+    from rich.text import Text
+
+    from eval.flags import warnings
+
+    for line in warnings(results):
+        console.print(Text(line, style="bold red"))  # Text: a model label is never read as markup
 
 
 @eval_group.command("bertscore")

@@ -32,6 +32,11 @@ def task_of(dataset: str) -> str:
     )
 
 
+def question_of(record: dict) -> str:
+    """The question as the model saw it: ``instruction`` and ``input`` joined by a newline."""
+    return "\n".join(str(part) for part in (record.get("instruction"), record.get("input")) if part)
+
+
 def dataset_name(dataset: str) -> str:
     """The registered name in a ``NAME[:TASK]`` dataset argument."""
     return dataset.partition(":")[0]

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from eval.models import ModelSpec
-from eval.predict import GenerationSettings, _drop_torn_tail, read_predictions
+from eval.predict import GenerationSettings, Predictions, _drop_torn_tail, read_predictions
 from medft.console import get_logger
 
 log = get_logger("eval.remote")
@@ -143,7 +143,10 @@ async def _complete_all(endpoint, served, conversations, options, concurrency, t
                     response = await client.chat.completions.create(model=served, messages=messages, **options)
                 except openai.OpenAIError as exc:
                     raise RemoteError(f"request {i}: {_describe(exc, endpoint)}") from exc
-            return i, (response.choices[0].message.content or "") if response.choices else ""
+            if not response.choices:
+                return i, Reply("")
+            choice = response.choices[0]
+            return i, Reply(choice.message.content or "", getattr(choice, "finish_reason", None))
 
         tasks = [asyncio.create_task(one(i, messages)) for i, messages in conversations]
         try:
@@ -154,6 +157,17 @@ async def _complete_all(endpoint, served, conversations, options, concurrency, t
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Reply(str):
+    """A server's answer text, with the ``finish_reason`` it gave (``"length"``: cut off at ``max_tokens``)."""
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None):
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
 
 
 def complete(
@@ -188,7 +202,7 @@ def generate(
     on_batch: Callable[[int], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
-) -> list[str]:
+) -> Predictions:
     """Predict every record not yet in ``out_path`` through ``spec.endpoint``; return all predictions in
     record order. Same file format as ``eval.predict.generate``; each answer is appended as it arrives."""
     spec = with_served_name(spec)
@@ -207,7 +221,8 @@ def generate(
 
             def keep(i: int, reply: str) -> None:
                 # strip() as the local backend does: the same text whichever backend produced it.
-                entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": reply.strip()}
+                entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": reply.strip(),
+                         "finish_reason": getattr(reply, "finish_reason", None)}
                 done[keys[i]] = entry
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 handle.flush()
@@ -215,4 +230,4 @@ def generate(
                     on_batch(1)
 
             complete(spec.endpoint, spec.model, todo, options, keep, concurrency, timeout, retries)
-    return [done[key]["prediction"] for key in keys]
+    return Predictions([done[key]["prediction"] for key in keys], [done[key].get("finish_reason") for key in keys])

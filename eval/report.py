@@ -14,12 +14,15 @@ from pathlib import Path
 
 from rich.table import Table
 
+from eval.flags import format_flags
+from eval.flags import warnings as flag_warnings
 from eval.formatting import SIGNIFICANT, format_delta, format_value
 from eval.tasks import TASKS
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: results[model][dataset] = {"task", "n", "metrics": {name: value}, "ci": {name: [lo, hi]},
-#:                            "delta": {name: {"value", "ci", "significant"}}}  (delta: models after the first)
+#:                            "delta": {name: {"value", "ci", "significant"}},  (delta: models after the first)
+#:                            "flags": {"empty": k, "truncated": k, ...}}  (eval.flags)
 Results = dict[str, dict[str, dict]]
 
 
@@ -90,8 +93,16 @@ def tables(results: Results) -> list[Table]:
                     text = f"[{'green' if delta['value'] > 0 else 'red'}]{text}[/]"
                 row.append(text)
             table.add_row(*row, style="bold" if name == headline else None)
+        if any("flags" in _entry(results, m, dataset) for m in models):
+            table.add_row("flags", *[_flags_cell(results, m, dataset) for m in models], *[""] * (len(models) - 1),
+                          style="dim")
         out.append(table)
     return out
+
+
+def _flags_cell(results: Results, model: str, dataset: str) -> str:
+    entry = _entry(results, model, dataset)
+    return format_flags(entry.get("flags"), entry.get("n") or 0)
 
 
 CSV_FIELDS = ["model", "dataset", "task", "n", "metric", "value", "ci_low", "ci_high",
@@ -119,6 +130,9 @@ def markdown(results: Results, title: str = "medft evaluation", level: float | N
     note = (f"Cells: value [{round((level or 0.95) * 100)} % paired-bootstrap CI]; Δ = model − {models[0]}, "
             f"`{SIGNIFICANT}` where its CI excludes 0.") if models else ""
     lines = [f"# {title}", "", note, ""]
+    alerts = flag_warnings(results)
+    if alerts:
+        lines += [f"> **{line}**" for line in alerts] + [""]
     for dataset in datasets_of(results):
         header = ["metric", *models, *[f"Δ {m} − {models[0]}" for m in models[1:]]]
         lines += [f"## {_title(results, dataset)}", "", "| " + " | ".join(header) + " |",
@@ -127,6 +141,9 @@ def markdown(results: Results, title: str = "medft evaluation", level: float | N
             cells = [format_value(*_cells(results, m, dataset, name)[:2]) for m in models]
             cells += [format_delta(_cells(results, m, dataset, name)[2]) for m in models[1:]]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        if any("flags" in _entry(results, m, dataset) for m in models):
+            lines.append("| flags | " + " | ".join([_flags_cell(results, m, dataset) for m in models]
+                                                    + [""] * (len(models) - 1)) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -166,7 +183,7 @@ def bar_chart_png(results: Results) -> bytes:
 
 
 def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
-    """Write report.json, report.csv, report.md and report.png into ``out_dir`` (each atomically)."""
+    """Write report.json, report.csv, report.md, report.png and report.html into ``out_dir`` (each atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "report.json", {**meta, "results": results})
     buffer = io.StringIO()
@@ -180,4 +197,7 @@ def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
     from eval import breakdown  # exam sets: per-category table and grouped-bar PNG beside the report
 
     written = [out_dir / f"report.{ext}" for ext in ("json", "csv", "md", "png")]
-    return written + breakdown.write(results, out_dir, level)
+    written += breakdown.write(results, out_dir, level)
+    from eval import report_html  # last: the page inlines the charts written above
+
+    return [*written, report_html.write(out_dir)]

@@ -137,4 +137,4 @@ def summarise(sums: Mapping[str, np.ndarray], n: np.ndarray) -> dict[str, np.nda
     return metrics
 
 
-TASK = Task("mcq", score, headline="score", max_new_tokens=64, summarise=summarise)
+TASK = Task("mcq", score, headline="score", max_new_tokens=64, summarise=summarise, record_column="correct")
