@@ -290,6 +290,6 @@ def write(out_dir: Path) -> Path:
     """Write ``out_dir/report.html`` (atomically) from what the report directory holds; return its path."""
     path = out_dir / "report.html"
     text = render(out_dir, collect(out_dir))
-    # A lone surrogate in a model's answer cannot be UTF-8: it becomes U+FFFD instead of failing the report.
+    # A lone surrogate in a model's answer cannot be UTF-8: it becomes "?" instead of failing the report.
     atomic_write_bytes(path, text.encode("utf-8", errors="replace"))
     return path

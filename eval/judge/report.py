@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from eval.flags import WARN_SHARE
 from eval.formatting import format_delta, format_value, round_floats
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -89,6 +90,10 @@ def markdown(report: dict) -> str:
              f"Rubric `{report['rubric']['name']}` ({report['rubric']['title']}); judge {report['judge']}.",
              f"Brackets: {level} % paired-bootstrap intervals over records ({report['bootstrap']['resamples']} "
              "resamples); unparsed judgements are excluded from means and rates.", ""]
+    calls = report.get("calls") or {}
+    if calls.get("judged") and calls.get("unparsed", 0) / calls["judged"] > WARN_SHARE:
+        share = 100 * calls["unparsed"] / calls["judged"]
+        lines += [f"> **warning: {calls['unparsed']}/{calls['judged']} ({share:.1f} %) judge replies unparsed**", ""]
     models = report["models"]
     for dataset, entry in report["results"].items():
         lines += [f"## {_scope(dataset)} (n={entry['n']})", ""]
