@@ -21,7 +21,7 @@ from eval.models import ModelSpec
 from eval.predict import GenerationSettings, finish_reasons_of, generate
 from eval.report import Results, write_reports
 from eval.score import score_records
-from eval.tasks import get_task
+from eval.tasks import get_task, mcq
 from eval.tasks.base import Columns, columns_of
 from medft.console import console
 from medft.io import atomic_write_jsonl
@@ -113,8 +113,9 @@ def score_all(labels: list[str], loaded: dict[str, tuple[str, list[dict]]],
             _write_scores(scores_path(out_dir, label, dataset), texts, reasons, records, per_model[label])
         summary = summarise_with_ci({label: columns_of(cols) for label, cols in per_model.items()},
                                     get_task(task).summarise, resamples=bootstrap, seed=seed, level=ci_level)
+        chance = {"chance": round(mcq.chance_of(records), DIGITS)} if task == "mcq" and mcq.chance_of(records) else {}
         for label, metrics in summary.items():
-            results[label][dataset] = {**_result_entry(task, len(records), metrics), "flags": flags[label]}
+            results[label][dataset] = {**_result_entry(task, len(records), metrics), "flags": flags[label], **chance}
     return results
 
 

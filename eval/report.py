@@ -149,7 +149,7 @@ def markdown(results: Results, title: str = "medft evaluation", level: float | N
 
 
 def bar_chart_png(results: Results) -> bytes:
-    """Grouped bars of each dataset's headline metric per model, CI error bars, as PNG bytes."""
+    """Grouped bars of each dataset's headline metric per model, values printed, CI error bars, as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,11 +167,12 @@ def bar_chart_png(results: Results) -> bytes:
             values.append(value)
             low_err.append(max(value - ci[0], 0.0) if ci else 0.0)
             high_err.append(max(ci[1] - value, 0.0) if ci else 0.0)
-        ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
-               yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
+        bars = ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
+                      yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
+        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=6, padding=2)
     labels = [f"{d}\n{headline_of(task_of(results, d))}" for d in datasets]
     ax.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], labels, fontsize=8)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (95 % CI)")
     ax.legend(fontsize=8)
     fig.tight_layout()

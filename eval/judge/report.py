@@ -141,8 +141,9 @@ def chart_png(report: dict) -> bytes:
         width = 0.8 / max(len(models), 1)
         for i, model in enumerate(models):
             values, errors = _bars([entry["models"][model]["metrics"][k] for k in keys])
-            ax.bar([k + i * width for k in range(len(keys))], values, width, yerr=errors, label=model, capsize=3,
-                   error_kw={"linewidth": 0.8})
+            bars = ax.bar([k + i * width for k in range(len(keys))], values, width, yerr=errors, label=model,
+                          capsize=3, error_kw={"linewidth": 0.8})
+            ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=6, padding=2)
         ax.set_xticks([k + width * (len(models) - 1) / 2 for k in range(len(keys))], keys, fontsize=8)
         ax.set_ylim(0, 5)
         ax.set_ylabel("mean score 1–5 (CI)")
@@ -157,7 +158,8 @@ def chart_png(report: dict) -> bytes:
     else:
         pairs = list(entry["pairs"])
         values, errors = _bars([entry["pairs"][p]["win_rate"] for p in pairs])
-        ax.bar(range(len(pairs)), values, yerr=errors, capsize=3)
+        bars = ax.bar(range(len(pairs)), values, yerr=errors, capsize=3)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(pairs)), pairs, fontsize=8)
         ax.set_ylim(0, 1)

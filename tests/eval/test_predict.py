@@ -121,7 +121,7 @@ def test_finish_reason_tells_a_cut_off_answer_from_a_stopped_one(tiny_qwen_path)
     prompt = prompt_ids(tokenizer, "qwen", {"instruction": "你好", "input": ""})
     pad = tokenizer.pad_token_id
     # No reachable stop token: the answer fills the budget and is cut off.
-    texts, reasons = generate_batch_with_reasons(model, tokenizer, [prompt, prompt[1:]], pad, [10**9], SETTINGS)
+    _, reasons = generate_batch_with_reasons(model, tokenizer, [prompt, prompt[1:]], pad, [10**9], SETTINGS)
     assert reasons == ["length", "length"]
     # Every token stops: the first generated token ends the answer.
     every = list(range(len(tokenizer)))
