@@ -108,6 +108,9 @@ EVAL_DATASETS ?= med_norm_test med_mrg_test
 OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
+# LIMIT=N evaluates a seeded sample of N per set, stratified by subject/category; LIMIT_MODE=first: the first N.
+LIMIT_MODE ?=
+LIMIT_FLAGS = $(if $(LIMIT),--limit $(LIMIT)) $(if $(LIMIT_MODE),--limit-mode $(LIMIT_MODE))
 BOOTSTRAP ?=
 # Exams (bridge sources cmb, cmexam, cmmlu): a bare exam name in EVAL_DATASETS or EXAMS means med_<exam>_test.
 EXAM_NAMES := cmb cmexam cmmlu
@@ -116,17 +119,17 @@ SHOTS ?=
 MODE ?=
 exam_set = $(if $(filter $(EXAM_NAMES),$(1)),med_$(1)_test,$(1))
 EXAM_FLAGS = $(if $(SHOTS),--shots $(SHOTS)) $(if $(MODE),--mode $(MODE))
-eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir]
+eval: install ## Predict + score + report (OUT/report.html): make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir LIMIT=N]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
-	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
+	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(LIMIT_FLAGS) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
 
-exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N]
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N (stratified sample)]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
-	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+	  $(LIMIT_FLAGS) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
 
 # judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
 # (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)

@@ -48,7 +48,10 @@ def _specs(models: tuple[str, ...]):
               help="LLaMA-Factory template used in training [default: the run's own, else qwen].")
 @click.option("--bert-model", default=None, help="Local BERT for BERTScore (e.g. a bert-base-chinese dir).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Score only the first N records of each set [default: all].")
+              help="Score N records of each set [default: all]: a seeded sample, stratified by subject / category "
+                   "where the set has them (see --limit-mode).")
+@click.option("--limit-mode", type=click.Choice(["sample", "first"]), default="sample", show_default=True,
+              help="With --limit: a seeded stratified sample (the same records for every model), or the first N.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Prompts generated together (sorted by length, so batches pad little).")
 @click.option("--max-new-tokens", type=click.IntRange(min=0), default=0,
@@ -66,7 +69,7 @@ def _specs(models: tuple[str, ...]):
 @click.option("--predict-only", is_flag=True, help="Stop after stage 1 (predictions).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
               help="Requests in flight per server model (LABEL=http://host:port/v1[#name]).")
-def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
+def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, limit_mode, batch_size,
                 max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
     from eval.bertscore import BertScoreModelError
@@ -85,6 +88,7 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
             bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots, concurrency=concurrency,
+            limit_mode=limit_mode,
         )
     except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, FewShotError,
             LoglikError, RemoteError) as exc:

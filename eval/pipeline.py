@@ -16,7 +16,7 @@ from eval import fewshot, loglik
 from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
 from eval.flags import count_flags, record_flags
 from eval.formatting import DIGITS, round_floats
-from eval.heldout import dataset_name, load_records, question_of, task_of
+from eval.heldout import SAMPLE, dataset_name, load_records, question_of, task_of
 from eval.models import ModelSpec
 from eval.predict import GenerationSettings, finish_reasons_of, generate
 from eval.report import Results, write_reports
@@ -56,6 +56,7 @@ def evaluate(
     mode: str = "generate",
     shots: int = 0,
     concurrency: int = 8,
+    limit_mode: str = SAMPLE,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
 
@@ -67,12 +68,16 @@ def evaluate(
     Exam sets (task ``mcq``) take ``shots`` examples from their dev pool (``eval.fewshot``) and are
     answered by generation or, with ``mode="loglik"``, by the most likely option letter (``eval.loglik``).
     A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight.
+    ``limit`` records per set are a seeded sample stratified by subject / category (``limit_mode="sample"``,
+    seeded by ``settings.seed``: the same records for every model and every rerun) or the first ones
+    (``"first"``).
     """
     from eval import remote
 
     settings = settings or GenerationSettings(max_new_tokens=0)
     models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
-    loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
+    loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit, limit_mode, settings.seed))
+              for d in datasets}
     loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
               for name, (task, records) in loaded.items()}
     predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency)
@@ -86,6 +91,7 @@ def evaluate(
                              **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
                    for s in models},
         "dataset_dir": str(dataset_dir), "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
+        "limit_mode": limit_mode, "sample_seed": settings.seed,
         # The budget each set was generated with (0 in the settings means "the task's own").
         "generation": {**settings.__dict__, "max_new_tokens": {
             name: settings.max_new_tokens or get_task(task).max_new_tokens for name, (task, _) in loaded.items()}},
