@@ -9,7 +9,6 @@ from bridge.common import BridgeError
 from bridge.userdata import read_records
 from eval.tasks import ALIASES, TASKS
 
-
 #: ``--limit-mode``: a seeded stratified sample (default), or the first records (the old behaviour).
 SAMPLE, FIRST = "sample", "first"
 LIMIT_MODES = (SAMPLE, FIRST)

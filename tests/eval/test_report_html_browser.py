@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 def page(tmp_path_factory):
     executable = find_chromium()
     if executable is None:
+        if os.environ.get("MEDFT_REQUIRE_CHROMIUM"):
+            pytest.fail(INSTALL_HINT)
         pytest.skip(INSTALL_HINT)
     out = tmp_path_factory.mktemp("report")
     report = write_sample_report(out, n=40)
