@@ -22,6 +22,8 @@ import html
 import json
 from pathlib import Path
 
+import orjson
+
 from eval.flags import FLAGS, WARN_SHARE, format_flags
 from eval.flags import warnings as flag_warnings
 from eval.formatting import format_delta, format_value
@@ -43,9 +45,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     rows = []
     for line in data.splitlines():
         try:
-            row = json.loads(line)
-        except ValueError:
-            continue
+            row = orjson.loads(line)  # ~4x json's speed: 30,000 score lines are most of the page's cost
+        except orjson.JSONDecodeError:
+            try:
+                row = json.loads(line)  # what orjson refuses (a lone surrogate) json still reads
+            except ValueError:
+                continue
         if isinstance(row, dict):
             rows.append(row)
     return rows
@@ -254,7 +259,11 @@ def _charts(out_dir: Path) -> str:
 
 def _json_block(data) -> str:
     # Every "<" escaped: no answer can close the script element or open a comment in it.
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    try:
+        text = orjson.dumps(data).decode("utf-8")
+    except TypeError:  # a lone surrogate: json writes it, the page then shows "?" for it
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c")
 
 
 def render(out_dir: Path, collected: dict) -> str:
