@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
+	train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,11 +67,15 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(VAL_FLAGS)
+# VAL_SIZE=0.1 holds out 10 % of the training data and logs a validation loss every logging_steps (the loss
+# plot and `make sweep` draw it beside the training loss).
+VAL_SIZE ?=
+VAL_FLAGS = $(if $(VAL_SIZE),val_size=$(VAL_SIZE) eval_strategy=steps)
 # TRUST_REMOTE_CODE=1 lets a model folder's own Python code run (config.json auto_map); off by default.
 TRUST_FLAG = $(if $(filter 1,$(TRUST_REMOTE_CODE)),--trust-remote-code)
 
-train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1]
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." VAL_SIZE=0.1 RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1]
 	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
 
 train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
@@ -130,6 +134,12 @@ exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME"
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
 	  $(LIMIT_FLAGS) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS)
+
+sweep: install ## Evaluate base, every checkpoint and final of a run: make sweep RUN=NAME [EVAL_DATASETS=.. LIMIT=N OUT=dir]
+	@[ -n "$(RUN)" ] || { echo 'make sweep: set RUN=<name> (a run under runs/ with checkpoint-* folders)'; exit 2; }
+	$(PY) -m eval sweep "$(RUN)" $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) --dataset-dir $(DATASET_DIR) \
+	  $(if $(call given,OUT),--out $(OUT)) $(if $(BERT),--bert-model $(BERT)) $(LIMIT_FLAGS) \
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP))
 
 # judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
 # (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)

@@ -133,6 +133,54 @@ def _print_warnings(results) -> None:
         console.print(Text(line, style="bold red"))  # Text: a model label is never read as markup
 
 
+@eval_group.command("sweep")
+@click.argument("run")
+@click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
+              help="Held-out dataset NAME or NAME:TASK (repeatable), as for `eval run`.")
+@click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LLaMA-Factory dataset_dir [default: dataset_info/].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report directory [default: RUN/sweep].")
+@click.option("--bert-model", default=None, help="Local BERT for BERTScore.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Records per set (a seeded sample).")
+@click.option("--limit-mode", type=click.Choice(["sample", "first"]), default="sample", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=0, help="[default: per task]")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True)
+def sweep_command(run, datasets, dataset_dir, out_dir, bert_model, limit, limit_mode, batch_size, max_new_tokens,
+                  seed, bootstrap) -> None:
+    """Evaluate RUN's base model, every checkpoint and its final model; chart metric vs step; name the best.
+
+    RUN is a run directory or a name under runs/."""
+    from eval.bertscore import BertScoreModelError
+    from eval.heldout import HeldoutError
+    from eval.models import ModelSpecError
+    from eval.predict import GenerationSettings, PredictionCacheError
+    from eval.sweep import SweepError, sweep
+    from medft.paths import runs_dir
+
+    run_dir = Path(run)
+    if not run_dir.is_dir() and len(run_dir.parts) == 1 and (runs_dir() / run_dir).is_dir():
+        run_dir = runs_dir() / run_dir
+    if not run_dir.is_dir():
+        raise click.ClickException(f"no run directory {run!r} (looked for it as a path and under {runs_dir()})")
+    out_dir = out_dir or run_dir / "sweep"
+    try:
+        summary = sweep(run_dir, list(datasets), dataset_dir or default_dataset_dir(), out_dir,
+                        bert_model=bert_model, limit=limit, limit_mode=limit_mode, batch_size=batch_size,
+                        settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), bootstrap=bootstrap)
+    except (SweepError, HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    from eval.formatting import format_delta
+
+    best = summary["best"]
+    console.print(f"best: [bold]{best['label']}[/] (step {best['step']}) of {len(summary['points'])} points")
+    for dataset, delta in summary["best_vs_final"].items():
+        console.print(f"  {dataset}: Δ {best['label']} − final = {format_delta(delta)}", highlight=False)
+    console.print(f"sweep: {out_dir}/sweep.{{json,md,png}}, reports: {out_dir}/report.{{json,md,html}}")
+
+
 @eval_group.command("bertscore")
 @click.option("--model", required=True, help="Local directory (or cached hub id) of a BERT model.")
 @click.option("--num-layers", type=int, default=None, help="Layer to score with (default: per model).")

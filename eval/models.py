@@ -80,11 +80,11 @@ def resolve(label: str, location: str) -> ModelSpec:
         if "/" in location and not location.startswith((".", "/")) and location.count("/") == 1:
             return ModelSpec(label, location)  # hub id; loading says clearly if it is not cached
         raise ModelSpecError(f"--model {label}={location}: no such directory")
-    run_config = _run_config(path)
-    template = run_config.get("template")
+    config = run_config(path)
+    template = config.get("template")
     if (path / "merged" / "config.json").exists():
         return ModelSpec(label, str(path / "merged"), template=template)
-    output_dir = run_config.get("output_dir")
+    output_dir = config.get("output_dir")
     for candidate in [path] + ([Path(output_dir)] if output_dir else []):
         if (candidate / "adapter_config.json").exists():
             return ModelSpec(label, _adapter_base(candidate), str(candidate), template=template)
@@ -96,7 +96,7 @@ def resolve(label: str, location: str) -> ModelSpec:
     )
 
 
-def _run_config(path: Path) -> dict:
+def run_config(path: Path) -> dict:
     """The resolved ``train.yaml`` of a medft run directory, or ``{}`` for any other directory."""
     train_yaml = path / "train.yaml"
     if not train_yaml.exists():

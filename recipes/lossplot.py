@@ -8,39 +8,17 @@ one curve per file; this one replaces it after the run, from the same ``trainer_
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 from medft.io import atomic_write_bytes
+from medft.trainer_state import loss_curves
 
-STATE = "trainer_state.json"
 PLOT = "training_loss.png"
 
 
-def _step(name: str) -> int:
-    """The step of a ``checkpoint-<step>`` folder name (-1 for anything else)."""
-    tail = name.rpartition("-")[2]
-    return int(tail) if tail.isdigit() else -1
-
-
 def curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """``{"loss": [(step, value)], "eval_loss": [...]}`` from the run's ``trainer_state.json`` ({} without one).
-
-    The last checkpoint's state is used when training stopped before writing the final one."""
-    checkpoints = sorted(run_dir.glob(f"checkpoint-*/{STATE}"), key=lambda p: _step(p.parent.name), reverse=True)
-    candidates = [run_dir / STATE, *checkpoints]
-    for path in candidates:
-        try:
-            history = json.loads(path.read_text(encoding="utf-8")).get("log_history") or []
-        except (FileNotFoundError, ValueError, UnicodeDecodeError, AttributeError):
-            continue
-        found: dict[str, list[tuple[int, float]]] = {}
-        for entry in history:
-            for key in ("loss", "eval_loss"):
-                if isinstance(entry, dict) and isinstance(entry.get(key), int | float) and "step" in entry:
-                    found.setdefault(key, []).append((int(entry["step"]), float(entry[key])))
-        return found
-    return {}
+    """The run's training and validation loss curves (``medft.trainer_state.loss_curves``)."""
+    return loss_curves(run_dir)
 
 
 def _smooth(values: list[float], weight: float = 0.6) -> list[float]:
