@@ -11,6 +11,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Noto Sans CJK SC","Microsoft YaHei"
 h1{margin:.2em 0}h2{border-bottom:1px solid #ccc;margin-top:1.6em}h3 small,h4 small{color:#777;font-weight:normal}
 .meta{color:#555}nav a{margin-right:1em}
 table{border-collapse:collapse;margin:.4em 0}th,td{border:1px solid #ddd;padding:3px 7px;vertical-align:top;text-align:left}
+.scroll{overflow-x:auto}tr.flagrow td{font-size:12px;color:#555}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.headline th,tr.headline td{font-weight:bold}
 .delta.up{background:#e3f6e3;color:#14611d}.delta.down{background:#fbe4e4;color:#9b1c1c}.delta.flat{color:#666}

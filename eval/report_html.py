@@ -156,7 +156,8 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _summary_table(results: dict, models: list[str], dataset: str, metrics: list[str], headline: str | None) -> str:
+def _summary_table(results: dict, models: list[str], dataset: str, metrics: list[str], headline: str | None,
+                   flags: bool = False) -> str:
     head = "".join(f"<th>{_e(m)}</th>" for m in models) + "".join(
         f"<th>Δ {_e(m)} − {_e(models[0])}</th>" for m in models[1:])
     rows = []
@@ -173,7 +174,15 @@ def _summary_table(results: dict, models: list[str], dataset: str, metrics: list
             cells.append(f'<td class="num delta {tone}" data-model="{_e(model)}" data-dataset="{_e(dataset)}" '
                          f'data-delta="{_e(metric)}">{_e(format_delta(delta))}</td>')
         rows.append(f'<tr{" class=headline" if metric == headline else ""}><th>{_e(metric)}</th>{"".join(cells)}</tr>')
-    return f'<table class="summary"><tr><th>metric</th>{head}</tr>{"".join(rows)}</table>'
+    if flags:
+        cells = []
+        for model in models:
+            entry = results[model].get(dataset) or {}
+            warn = " class=warn" if _over(entry) else ""
+            cells.append(f'<td data-model="{_e(model)}" data-flags="{_e(dataset)}"{warn}>'
+                         f'{_e(format_flags(entry.get("flags"), entry.get("n") or 0))}</td>')
+        rows.append(f'<tr class="flagrow"><th>flags</th>{"".join(cells)}{"<td></td>" * (len(models) - 1)}</tr>')
+    return f'<div class="scroll"><table class="summary"><tr><th>metric</th>{head}</tr>{"".join(rows)}</table></div>'
 
 
 def _summary(report: dict, models: list[str]) -> str:
@@ -195,12 +204,7 @@ def _summary(report: dict, models: list[str]) -> str:
         sizes = "/".join(sorted({str(e["n"]) for e in entries.values()}))
         parts.append(f'<section class="dataset" data-dataset="{_e(dataset)}"><h3>{_e(dataset)} '
                      f'<small>{_e(task)}, n={_e(sizes)}</small></h3>')
-        parts.append(_summary_table(results, models, dataset, main, headline))
-        flag_cells = "".join(
-            f'<td data-model="{_e(m)}" data-flags="{_e(dataset)}"'
-            f'{" class=warn" if _over(e) else ""}>{_e(format_flags(e.get("flags"), e.get("n") or 0))}</td>'
-            for m, e in entries.items())
-        parts.append(f'<table class="flags"><tr><th>flags</th>{flag_cells}</tr></table>')
+        parts.append(_summary_table(results, models, dataset, main, headline, flags=True))
         if groups:
             parts.append(f"<details><summary>{len(groups)} per-category / per-subject metrics</summary>"
                          + _summary_table(results, models, dataset, groups, None) + "</details>")
@@ -251,8 +255,23 @@ def _rate(entry: dict) -> str:
     return format_value(entry.get("value"), entry.get("ci"))
 
 
+def _sweep_section(out_dir: Path) -> str:
+    """The checkpoint sweep's verdict when ``eval sweep`` wrote this directory: best point, Δ against final."""
+    try:
+        summary = json.loads((out_dir / "sweep.json").read_text(encoding="utf-8"))
+        best = summary["best"]
+        deltas = summary["best_vs_final"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return ""
+    items = "".join(f'<li>{_e(d)}: Δ {_e(best["label"])} − final = <span class="delta '
+                    f'{("up" if v.get("value", 0) > 0 else "down") if v.get("significant") else "flat"}">'
+                    f"{_e(format_delta(v))}</span></li>" for d, v in deltas.items())
+    return (f'<p id="best-checkpoint">Best checkpoint: <b>{_e(best["label"])}</b> (step {_e(best["step"])}) of '
+            f'{len(summary.get("points") or [])} points (see sweep.png below)</p><ul>{items}</ul>')
+
+
 def _charts(out_dir: Path) -> str:
-    images = [out_dir / "report.png", *sorted(out_dir.glob("categories_*.png"))]
+    images = [out_dir / "sweep.png", out_dir / "report.png", *sorted(out_dir.glob("categories_*.png"))]
     return "".join(f'<figure><img alt="{_e(p.name)}" src="{uri}"><figcaption>{_e(p.name)}</figcaption></figure>'
                    for p in images if (uri := _data_uri(p)))
 
@@ -285,7 +304,7 @@ def render(out_dir: Path, collected: dict) -> str:
         "where its CI excludes 0</p>"
         '<nav><a href="#summary">summary</a> <a href="#charts">charts</a> <a href="#examples">examples</a>'
         f'{" <a href=#judge>judge</a>" if judge else ""}</nav>'
-        f'<h2 id="summary">Summary</h2>{_summary(report, models)}'
+        f'<h2 id="summary">Summary</h2>{_sweep_section(out_dir)}{_summary(report, models)}'
         f'<h2 id="charts">Charts</h2><div class="charts">{_charts(out_dir)}</div>'
         '<h2 id="examples">Examples</h2><div id="controls"></div><div id="pager"></div><div id="examples-table">'
         "<noscript>The examples need JavaScript.</noscript></div>"

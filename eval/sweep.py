@@ -210,4 +210,7 @@ def sweep(run_dir: Path, datasets: list[str], dataset_dir: Path, out_dir: Path, 
                         seed=settings.seed if settings else 42,
                         level=evaluate_options.get("ci_level", DEFAULT_LEVEL))
     write(summary, out_dir)
+    from eval import report_html  # the page gains the sweep's chart and verdict
+
+    report_html.write(out_dir)
     return summary

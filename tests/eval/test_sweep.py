@@ -45,6 +45,8 @@ def test_sweep_evaluates_every_checkpoint_and_names_the_best(trained):
     assert f"best: {summary['best']['label']}" in result.output
     assert (out / "sweep.png").read_bytes().startswith(b"\x89PNG")
     assert "★" in (out / "sweep.md").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"Best checkpoint: <b>{summary['best']['label']}</b>" in page and "sweep.png" in page
     assert (out / "report.html").exists() and set(json.loads((out / "report.json").read_text())["results"]) == {
         BASE, "step-1", "step-2", FINAL}
     plot = run_dir / "training_loss.png"
