@@ -132,6 +132,7 @@ def _labels(names: list[str]) -> list[str]:
     font = next((f for f in CJK_FONTS if f in installed), None)
     if font is not None:
         plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
+        plt.rcParams["axes.unicode_minus"] = False  # CJK fonts often lack U+2212: draw "-" instead
         return names
     return [name if name.isascii() else ENGLISH.get(name, f"#{k}") for k, name in enumerate(names, 1)]
 
