@@ -3,11 +3,14 @@
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bench.bench_report import HOSTILE, write_sample_report
 from eval.cli import eval_group
-from eval.report_html import collect, write
+from eval.report_html import _json_block, collect, write
 
 
 def _embedded(text: str) -> dict:
@@ -57,3 +60,11 @@ def test_a_lone_surrogate_in_an_answer_does_not_break_the_page(tmp_path):
     text = write(tmp_path).read_text(encoding="utf-8")
     assert _embedded(text)["datasets"][0]["records"][0]["a"][0] == "坏?字"
     assert collect(tmp_path)["datasets"][0]["records"][0]["a"][0] == "坏\ud800字"
+
+
+@pytest.mark.property
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+def test_any_answer_survives_the_json_block_and_cannot_open_a_tag(answer):
+    block = _json_block({"a": [answer]})
+    assert "<" not in block
+    assert json.loads(block) == {"a": [answer]}
