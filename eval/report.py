@@ -159,17 +159,18 @@ def bar_chart_png(results: Results) -> bytes:
     fig, ax = plt.subplots(figsize=(max(4, 1.8 * len(datasets) + 1), 3.4), dpi=100)
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
-        values, low_err, high_err = [], [], []
+        values, low_err, high_err, labels = [], [], [], []
         for dataset in datasets:
             headline = headline_of(task_of(results, dataset))
             value, ci, _ = _cells(results, model, dataset, headline) if headline else (None, None, None)
+            labels.append("—" if value is None else f"{value:.3f}")  # a missing value is not a 0
             value = value or 0.0
             values.append(value)
             low_err.append(max(value - ci[0], 0.0) if ci else 0.0)
             high_err.append(max(ci[1] - value, 0.0) if ci else 0.0)
         bars = ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
                       yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
-        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=6, padding=2)
+        ax.bar_label(bars, labels=labels, fontsize=6, padding=2)
     labels = [f"{d}\n{headline_of(task_of(results, d))}" for d in datasets]
     ax.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], labels, fontsize=8)
     ax.set_ylim(0, 1.08)
