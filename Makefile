@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	audit train-full train-lora train-qlora train-freeze export chat serve eval exams judge webui demo fuzz recover
+	audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -67,11 +67,15 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(if $(filter 1,$(ALLOW_HELDOUT)),--allow-heldout)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(if $(filter 1,$(ALLOW_HELDOUT)),--allow-heldout) $(VAL_FLAGS)
+# VAL_SIZE=0.1 holds out 10 % of the training data and logs a validation loss every logging_steps (the loss
+# plot and `make sweep` draw it beside the training loss).
+VAL_SIZE ?=
+VAL_FLAGS = $(if $(VAL_SIZE),val_size=$(VAL_SIZE) eval_strategy=steps)
 # TRUST_REMOTE_CODE=1 lets a model folder's own Python code run (config.json auto_map); off by default.
 TRUST_FLAG = $(if $(filter 1,$(TRUST_REMOTE_CODE)),--trust-remote-code)
 
-train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1 ALLOW_HELDOUT=1]
+train-lora: install ## LoRA fine-tune: make train-lora MODEL=dir DATASETS=a,b [RUN= ARGS="k=v ..." VAL_SIZE=0.1 RESUME=1 FORCE=1 DRY_RUN=1 TRUST_REMOTE_CODE=1 ALLOW_HELDOUT=1]
 	$(PY) -m recipes train lora $(TRAIN_FLAGS) $(ARGS)
 
 train-qlora: install ## QLoRA (4-bit base) fine-tune; same variables as train-lora
@@ -108,6 +112,9 @@ EVAL_DATASETS ?= med_norm_test med_mrg_test
 OUT ?= reports/latest
 BERT ?=
 LIMIT ?=
+# LIMIT=N evaluates a seeded sample of N per set, stratified by subject/category; LIMIT_MODE=first: the first N.
+LIMIT_MODE ?=
+LIMIT_FLAGS = $(if $(LIMIT),--limit $(LIMIT)) $(if $(LIMIT_MODE),--limit-mode $(LIMIT_MODE))
 BOOTSTRAP ?=
 # Exams (bridge sources cmb, cmexam, cmmlu): a bare exam name in EVAL_DATASETS or EXAMS means med_<exam>_test.
 EXAM_NAMES := cmb cmexam cmmlu
@@ -122,18 +129,24 @@ MAX_NEW_TOKENS ?=
 REQUEST_TIMEOUT ?=
 GEN_FLAGS = $(if $(call given,TEMPLATE),--template $(TEMPLATE)) $(if $(MAX_NEW_TOKENS),--max-new-tokens $(MAX_NEW_TOKENS)) \
   $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT))
-eval: install ## Predict + score + report: make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir TEMPLATE= MAX_NEW_TOKENS= REQUEST_TIMEOUT=]
+eval: install ## Predict + score + report (OUT/report.html): make eval MODELS="base=PATH tuned=runs/NAME" [EVAL_DATASETS=.. BERT=dir TEMPLATE= MAX_NEW_TOKENS= REQUEST_TIMEOUT=]
 	@[ -n "$(MODELS)" ] || { echo 'make eval: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) \
-	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(if $(LIMIT),--limit $(LIMIT)) \
+	  --dataset-dir $(DATASET_DIR) --out $(OUT) $(if $(BERT),--bert-model $(BERT)) $(LIMIT_FLAGS) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(GEN_FLAGS)
 
-exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N TEMPLATE= MAX_NEW_TOKENS=]
+exams: install ## Exam benchmarks: make exams MODELS="base=PATH tuned=runs/NAME" [EXAMS="cmb cmexam cmmlu" SHOTS=0 MODE=generate|loglik LIMIT=N (stratified sample) TEMPLATE= MAX_NEW_TOKENS=]
 	@[ -n "$(MODELS)" ] || { echo 'make exams: set MODELS="base=/path/to/base tuned=runs/<name>"'; exit 2; }
 	$(PY) -m eval run $(foreach m,$(MODELS),--model $(m)) $(foreach e,$(EXAMS),--dataset $(call exam_set,$(e))) \
 	  --dataset-dir $(DATASET_DIR) --out $(if $(filter file,$(origin OUT)),reports/exams,$(OUT)) \
-	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(GEN_FLAGS) \
+	  $(LIMIT_FLAGS) $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(EXAM_FLAGS) $(GEN_FLAGS) \
 	  $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+sweep: install ## Evaluate base, every checkpoint and final of a run: make sweep RUN=NAME [EVAL_DATASETS=.. LIMIT=N OUT=dir]
+	@[ -n "$(RUN)" ] || { echo 'make sweep: set RUN=<name> (a run under runs/ with checkpoint-* folders)'; exit 2; }
+	$(PY) -m eval sweep "$(RUN)" $(foreach d,$(EVAL_DATASETS),--dataset $(call exam_set,$(d))) --dataset-dir $(DATASET_DIR) \
+	  $(if $(call given,OUT),--out $(OUT)) $(if $(BERT),--bert-model $(BERT)) $(LIMIT_FLAGS) \
+	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP))
 
 # judge: an LLM scores (pointwise) or compares (pairwise) the predictions eval cached in OUT.
 # (JUDGE_MODE, not MODE: MODE is the exams' generate|loglik.)

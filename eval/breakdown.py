@@ -2,8 +2,9 @@
 
 A set whose metrics include ``category/<name>`` (the mcq task) gets, beside report.md and report.png in
 the same report directory: ``categories.md`` (categories, then subjects, models as columns, Δ to the
-first model, every cell with its CI) and ``categories_<dataset>.png`` (grouped bars per category, base
-vs tuned, CI error bars). Both are written atomically and are byte-identical for identical scores.
+first model, every cell with its CI) and ``categories_<dataset>.png`` (grouped bars per subject, every
+subject of the set, base vs tuned, values printed, CI error bars, a chance line at 1/number of options).
+Both are written atomically and are byte-identical for identical scores.
 """
 
 from __future__ import annotations
@@ -78,33 +79,40 @@ def markdown(results: Results, level: float | None = None) -> str:
 
 
 def bar_chart_png(results: Results, dataset: str) -> bytes:
-    """Grouped bars: one group per category of ``dataset``, one bar per model, CI error bars."""
+    """Horizontal grouped bars: one group per subject of ``dataset`` (every subject; categories when the set
+    has no subjects), one bar per model with its value printed and CI error bars, and a dashed line at
+    chance (the set's mean 1/number of options, ``chance`` in the results) when known."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names, models = groups(results, dataset), list(results)
+    kind = "subject" if groups(results, dataset, "subject") else "category"
+    names, models = groups(results, dataset, kind), list(results)
     labels = _labels(names)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(names) * max(len(models), 1) / 2 + 2), 3.6), dpi=100)
     width = 0.8 / max(len(models), 1)
+    fig, ax = plt.subplots(figsize=(7.5, max(2.6, 0.22 * len(names) * max(len(models), 1) + 1.4)), dpi=100)
     for i, model in enumerate(models):
         entry = results[model].get(dataset, {})
         values, low, high = [], [], []
         for name in names:
-            value = entry.get("metrics", {}).get(f"category/{name}") or 0.0
-            ci = (entry.get("ci") or {}).get(f"category/{name}")
+            value = entry.get("metrics", {}).get(f"{kind}/{name}") or 0.0
+            ci = (entry.get("ci") or {}).get(f"{kind}/{name}")
             values.append(value)
             low.append(max(value - ci[0], 0.0) if ci else 0.0)
             high.append(max(ci[1] - value, 0.0) if ci else 0.0)
-        ax.bar([g + i * width for g in range(len(names))], values, width, label=model, yerr=[low, high], capsize=3,
-               error_kw={"linewidth": 0.8})
-    ax.set_xticks([g + width * (len(models) - 1) / 2 for g in range(len(names))], labels, fontsize=8,
-                  rotation=30 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy (95 % CI)")
-    ax.set_title(f"{dataset} by category", fontsize=9)
-    ax.legend(fontsize=8)
+        bars = ax.barh([g + i * width for g in range(len(names))], values, width, label=model, xerr=[low, high],
+                       capsize=2, error_kw={"linewidth": 0.7})
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=6, padding=2)
+    chance = next((results[m][dataset].get("chance") for m in models if dataset in results[m]), None)
+    if chance:
+        ax.axvline(chance, color="grey", linestyle="--", linewidth=0.9, label=f"chance {chance:.2f}")
+    ax.set_yticks([g + width * (len(models) - 1) / 2 for g in range(len(names))], labels, fontsize=8)
+    ax.invert_yaxis()  # the first subject on top, as in categories.md
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("accuracy (95 % CI)")
+    ax.set_title(f"{dataset} by {kind} ({len(names)})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})  # no timestamp: byte-identical reruns
@@ -124,6 +132,7 @@ def _labels(names: list[str]) -> list[str]:
     font = next((f for f in CJK_FONTS if f in installed), None)
     if font is not None:
         plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
+        plt.rcParams["axes.unicode_minus"] = False  # CJK fonts often lack U+2212: draw "-" instead
         return names
     return [name if name.isascii() else ENGLISH.get(name, f"#{k}") for k, name in enumerate(names, 1)]
 

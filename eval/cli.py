@@ -48,7 +48,10 @@ def _specs(models: tuple[str, ...]):
               help="LLaMA-Factory template used in training [default: the run's own, else qwen].")
 @click.option("--bert-model", default=None, help="Local BERT for BERTScore (e.g. a bert-base-chinese dir).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Score only the first N records of each set [default: all].")
+              help="Score N records of each set [default: all]: a seeded sample, stratified by subject / category "
+                   "where the set has them (see --limit-mode).")
+@click.option("--limit-mode", type=click.Choice(["sample", "first"]), default="sample", show_default=True,
+              help="With --limit: a seeded stratified sample (the same records for every model), or the first N.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Prompts generated together (sorted by length, so batches pad little).")
 @click.option("--max-new-tokens", type=click.IntRange(min=0), default=0,
@@ -69,7 +72,7 @@ def _specs(models: tuple[str, ...]):
 @click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds to wait for each answer of a server model, queueing included [default: 300]; "
                    "failed requests are retried 3 times.")
-def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, batch_size,
+def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, limit, limit_mode, batch_size,
                 max_new_tokens, seed, bootstrap, ci_level, mode, shots, predict_only, concurrency,
                 request_timeout) -> None:
     """Predict, score and report: base and fine-tuned models side by side."""
@@ -89,7 +92,7 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
             bert_model=bert_model, limit=limit, batch_size=batch_size,
             settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), predict_only=predict_only,
             bootstrap=bootstrap, ci_level=ci_level, mode=mode, shots=shots, concurrency=concurrency,
-            request_timeout=request_timeout,
+            request_timeout=request_timeout, limit_mode=limit_mode,
         )
     except (HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError, FewShotError,
             LoglikError, RemoteError) as exc:
@@ -99,7 +102,8 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
         return
     for table in tables(results):
         print_wide(table)
-    console.print(f"reports: {out_dir}/report.{{json,csv,md,png}}")
+    _print_warnings(results)
+    console.print(f"reports: {out_dir}/report.{{json,csv,md,png,html}}")
     from eval.breakdown import broken_down
 
     if broken_down(results):
@@ -109,7 +113,8 @@ def run_command(models, datasets, dataset_dir, out_dir, template, bert_model, li
 @eval_group.command("report")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def report_command(out_dir: Path) -> None:
-    """Show the tables of an earlier run's OUT_DIR/report.json again."""
+    """Show the tables of an earlier run's OUT_DIR/report.json again and rewrite OUT_DIR/report.html."""
+    from eval import report_html
     from eval.pipeline import load_results
     from eval.report import tables
 
@@ -119,6 +124,65 @@ def report_command(out_dir: Path) -> None:
         raise click.ClickException(f"{out_dir}/report.json is missing or unreadable: {exc}") from exc
     for table in tables(results):
         print_wide(table)
+    _print_warnings(results)
+    console.print(f"page: {report_html.write(out_dir)}")
+
+
+def _print_warnings(results) -> None:
+    from rich.text import Text
+
+    from eval.flags import warnings
+
+    for line in warnings(results):
+        console.print(Text(line, style="bold red"))  # Text: a model label is never read as markup
+
+
+@eval_group.command("sweep")
+@click.argument("run")
+@click.option("--dataset", "datasets", multiple=True, default=DEFAULT_DATASETS, show_default=True,
+              help="Held-out dataset NAME or NAME:TASK (repeatable), as for `eval run`.")
+@click.option("--dataset-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="LLaMA-Factory dataset_dir [default: dataset_info/].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report directory [default: RUN/sweep].")
+@click.option("--bert-model", default=None, help="Local BERT for BERTScore.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Records per set (a seeded sample).")
+@click.option("--limit-mode", type=click.Choice(["sample", "first"]), default="sample", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=0), default=0, help="[default: per task]")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True)
+def sweep_command(run, datasets, dataset_dir, out_dir, bert_model, limit, limit_mode, batch_size, max_new_tokens,
+                  seed, bootstrap) -> None:
+    """Evaluate RUN's base model, every checkpoint and its final model; chart metric vs step; name the best.
+
+    RUN is a run directory or a name under runs/."""
+    from eval.bertscore import BertScoreModelError
+    from eval.heldout import HeldoutError
+    from eval.models import ModelSpecError
+    from eval.predict import GenerationSettings, PredictionCacheError
+    from eval.sweep import SweepError, sweep
+    from medft.paths import runs_dir
+
+    run_dir = Path(run)
+    if not run_dir.is_dir() and len(run_dir.parts) == 1 and (runs_dir() / run_dir).is_dir():
+        run_dir = runs_dir() / run_dir
+    if not run_dir.is_dir():
+        raise click.ClickException(f"no run directory {run!r} (looked for it as a path and under {runs_dir()})")
+    out_dir = out_dir or run_dir / "sweep"
+    try:
+        summary = sweep(run_dir, list(datasets), dataset_dir or default_dataset_dir(), out_dir,
+                        bert_model=bert_model, limit=limit, limit_mode=limit_mode, batch_size=batch_size,
+                        settings=GenerationSettings(max_new_tokens=max_new_tokens, seed=seed), bootstrap=bootstrap)
+    except (SweepError, HeldoutError, ModelSpecError, BertScoreModelError, PredictionCacheError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    from eval.formatting import format_delta
+
+    best = summary["best"]
+    console.print(f"best: [bold]{best['label']}[/] (step {best['step']}) of {len(summary['points'])} points")
+    for dataset, delta in summary["best_vs_final"].items():
+        console.print(f"  {dataset}: Δ {best['label']} − final = {format_delta(delta)}", highlight=False)
+    console.print(f"sweep: {out_dir}/sweep.{{json,md,png}}, reports: {out_dir}/report.{{json,md,html}}")
 
 
 @eval_group.command("bertscore")

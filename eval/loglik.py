@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eval.models import ModelSpec
-from eval.predict import _drop_torn_tail, load_model, load_tokenizer, read_predictions
+from eval.predict import STOP, Predictions, _drop_torn_tail, load_model, load_tokenizer, read_predictions
 from eval.prompting import prompt_ids
 from medft.console import get_logger
 
@@ -60,7 +60,7 @@ def choose(
     batch_size: int = 8,
     device: str | None = None,
     on_batch: Callable[[int], None] | None = None,
-) -> list[str]:
+) -> Predictions:
     """The most likely option letter of every record (cached in ``out_path``); ``settings`` is unused (no
     generation) and accepted so this is a drop-in for ``eval.predict.generate``."""
     if batch_size < 1:
@@ -98,7 +98,8 @@ def choose(
                 handle.flush()  # a crash loses at most the batch being scored
                 if on_batch:
                     on_batch(len(batch))
-    return [done[key]["prediction"] for key in keys]
+    # Nothing is generated, so nothing is cut off: every answer "stopped" (the flags then say truncated 0, not ?).
+    return Predictions([done[key]["prediction"] for key in keys], [STOP] * len(keys))
 
 
 def letter_logprobs(model, prompts: list[list[int]], letters: list[list[str]], token_ids: dict[str, int],

@@ -102,13 +102,13 @@ def resolve(label: str, location: str) -> ModelSpec:
         if "/" in location and not location.startswith((".", "/")) and location.count("/") == 1:
             return ModelSpec(label, location)  # hub id; loading says clearly if it is not cached
         raise ModelSpecError(f"--model {label}={location}: no such directory")
-    run_config = _run_config(path)
-    template = run_config.get("template")
-    names = run_config.get("dataset") or ""
+    config = run_config(path)
+    template = config.get("template")
+    names = config.get("dataset") or ""
     trained = tuple(n.strip() for n in (names if isinstance(names, list) else str(names).split(",")) if str(n).strip())
     if (path / "merged" / "config.json").exists():
         return ModelSpec(label, str(path / "merged"), template=template, trained_on=trained)
-    output_dir = run_config.get("output_dir")
+    output_dir = config.get("output_dir")
     for candidate in [path] + ([Path(output_dir)] if output_dir else []):
         if (candidate / "adapter_config.json").exists():
             return ModelSpec(label, _adapter_base(candidate), str(candidate), template=template, trained_on=trained)
@@ -120,7 +120,7 @@ def resolve(label: str, location: str) -> ModelSpec:
     )
 
 
-def _run_config(path: Path) -> dict:
+def run_config(path: Path) -> dict:
     """The resolved ``train.yaml`` of a medft run directory, or ``{}`` for any other directory."""
     train_yaml = path / "train.yaml"
     if not train_yaml.exists():

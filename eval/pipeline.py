@@ -16,13 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eval import fewshot, loglik
 from eval.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, summarise_with_ci
+from eval.flags import count_flags, record_flags
 from eval.formatting import DIGITS, round_floats
-from eval.heldout import dataset_name, load_records, task_of
+from eval.heldout import SAMPLE, dataset_name, load_records, question_of, task_of
 from eval.models import ModelSpec
-from eval.predict import GenerationSettings, generate
+from eval.predict import GenerationSettings, finish_reasons_of, generate
 from eval.report import Results, write_reports
 from eval.score import score_records
-from eval.tasks import get_task
+from eval.tasks import get_task, mcq
 from eval.tasks.base import Columns, columns_of
 from medft.console import console
 from medft.io import atomic_write_jsonl
@@ -58,6 +59,7 @@ def evaluate(
     shots: int = 0,
     concurrency: int = 8,
     request_timeout: float | None = None,
+    limit_mode: str = SAMPLE,
 ) -> Results:
     """Run every model on every dataset; write predictions, per-record scores and the reports.
 
@@ -71,37 +73,34 @@ def evaluate(
     A model with an ``endpoint`` is predicted through its server, ``concurrency`` requests in flight, each
     given ``request_timeout`` seconds (default ``eval.remote.DEFAULT_TIMEOUT``). One eval at a time writes a
     model's predictions on a dataset in ``out_dir`` (a lock per file): a second one waits, then reuses them.
+    ``limit`` records per set are a seeded sample stratified by subject / category (``limit_mode="sample"``,
+    seeded by ``settings.seed``: the same records for every model and every rerun) or the first ones
+    (``"first"``).
     """
     from eval import remote
 
     settings = settings or GenerationSettings(max_new_tokens=0)
     models = [remote.with_served_name(spec) for spec in models]  # fail fast if a server is down
-    loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit)) for d in datasets}
+    loaded = {dataset_name(d): (task_of(d), load_records(dataset_dir, d, limit, limit_mode, settings.seed))
+              for d in datasets}
     loaded = {name: (task, fewshot.add_shots(dataset_dir, name, records, shots) if task == "mcq" else records)
               for name, (task, records) in loaded.items()}
     predictions = _predict_all(models, loaded, out_dir, template, settings, batch_size, device, mode, concurrency,
                                request_timeout or remote.DEFAULT_TIMEOUT)
     if predict_only:
         return {}
-    results: Results = {spec.label: {} for spec in models}
-    for dataset, (task, records) in loaded.items():
-        per_model: dict[str, Columns] = {}
-        for spec in models:
-            per_model[spec.label] = score_records(task, predictions[spec.label][dataset], records, bert_model)
-            _write_scores(scores_path(out_dir, spec.label, dataset), predictions[spec.label][dataset], records,
-                          per_model[spec.label])
-        summary = summarise_with_ci({label: columns_of(cols) for label, cols in per_model.items()},
-                                    get_task(task).summarise, resamples=bootstrap, seed=settings.seed,
-                                    level=ci_level)
-        for label, metrics in summary.items():
-            results[label][dataset] = _result_entry(task, len(records), metrics)
+    results = score_all([spec.label for spec in models], loaded, predictions, out_dir, bert_model, bootstrap,
+                        settings.seed, ci_level)
     meta = {
         "models": {s.label: {"model": s.model, "adapter": s.adapter,
                              "template": template or s.template or DEFAULT_TEMPLATE,
                              **({"endpoint": s.endpoint, "template": "the server's"} if s.endpoint else {})}
                    for s in models},
         "dataset_dir": str(dataset_dir), "datasets": list(loaded), "bert_model": bert_model, "limit": limit,
-        "generation": dict(settings.__dict__),
+        "limit_mode": limit_mode, "sample_seed": settings.seed,
+        # The budget each set was generated with (0 in the settings means "the task's own").
+        "generation": {**settings.__dict__, "max_new_tokens": {
+            name: settings.max_new_tokens or get_task(task).max_new_tokens for name, (task, _) in loaded.items()}},
         "bootstrap": {"resamples": bootstrap, "level": ci_level, "seed": settings.seed, "paired": True},
         "mcq": {"mode": mode, "shots": shots},
     }
@@ -111,6 +110,29 @@ def evaluate(
     if found:
         meta["contamination"] = found
     write_reports(results, out_dir, meta)
+    return results
+
+
+def score_all(labels: list[str], loaded: dict[str, tuple[str, list[dict]]],
+              predictions: dict[str, dict[str, list[str]]], out_dir: Path, bert_model: str | None = None,
+              bootstrap: int = DEFAULT_RESAMPLES, seed: int = 42, ci_level: float = DEFAULT_LEVEL) -> Results:
+    """Stages 2 and 3 up to the numbers: score every record, write ``scores/``, count the flags and summarise
+    each model on each set with paired-bootstrap CIs (Δ against ``labels[0]``)."""
+    results: Results = {label: {} for label in labels}
+    for dataset, (task, records) in loaded.items():
+        per_model: dict[str, Columns] = {}
+        flags: dict[str, dict] = {}
+        for label in labels:
+            texts = predictions[label][dataset]
+            per_model[label] = score_records(task, texts, records, bert_model)
+            reasons = finish_reasons_of(texts)
+            flags[label] = count_flags(texts, reasons, per_model[label])
+            _write_scores(scores_path(out_dir, label, dataset), texts, reasons, records, per_model[label])
+        summary = summarise_with_ci({label: columns_of(cols) for label, cols in per_model.items()},
+                                    get_task(task).summarise, resamples=bootstrap, seed=seed, level=ci_level)
+        chance = {"chance": round(mcq.chance_of(records), DIGITS)} if task == "mcq" and mcq.chance_of(records) else {}
+        for label, metrics in summary.items():
+            results[label][dataset] = {**_result_entry(task, len(records), metrics), "flags": flags[label], **chance}
     return results
 
 
@@ -180,10 +202,18 @@ def predictions_lock(path: Path, on_wait: Callable[[], None] | None = None) -> I
         lock.release()
 
 
-def _write_scores(path: Path, predictions: list[str], records: list[dict], columns: Columns) -> None:
-    atomic_write_jsonl(path, ({"index": i, "prediction": p, "reference": r["output"],
-                               **{k: round(v, DIGITS) for k, v in c.items()}}
-                              for i, (p, r, c) in enumerate(zip(predictions, records, columns, strict=True))))
+def _write_scores(path: Path, predictions: list[str], reasons: list[str | None], records: list[dict],
+                  columns: Columns) -> None:
+    """One line per record: its index in the evaluated list, the question, prediction, reference, why generation
+    stopped, its flags and every score column (the HTML report reads these, so OUT needs no dataset_dir)."""
+    def line(i: int, prediction: str, reason: str | None, record: dict, row: dict) -> dict:
+        extra = {key: record[key] for key in ("subject", "category") if record.get(key) is not None}
+        return {"index": i, "prediction": prediction, "reference": record["output"], "prompt": question_of(record),
+                **extra, "finish_reason": reason, "flags": record_flags(prediction, reason, row),
+                **{k: round(v, DIGITS) for k, v in row.items()}}
+
+    atomic_write_jsonl(path, (line(i, *parts) for i, parts in
+                              enumerate(zip(predictions, reasons, records, columns, strict=True))))
 
 
 def _result_entry(task: str, n: int, metrics: dict[str, dict]) -> dict:

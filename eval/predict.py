@@ -26,6 +26,27 @@ class PredictionCacheError(ValueError):
     """The predictions file cannot be read or appended to."""
 
 
+#: Why generation stopped: at a stop token / the server's "stop", or at the token budget.
+STOP, LENGTH = "stop", "length"
+
+
+class Predictions(list):
+    """The predictions of a set in record order (plain strings), with ``finish_reasons`` beside them.
+
+    ``finish_reasons[i]`` is ``"stop"``, ``"length"`` (the answer hit ``max_new_tokens``: it is cut off), a
+    server's own ``finish_reason``, or None where it is unknown (predictions cached before it was recorded).
+    """
+
+    def __init__(self, texts=(), finish_reasons=None):
+        super().__init__(texts)
+        self.finish_reasons = list(finish_reasons) if finish_reasons is not None else [None] * len(self)
+
+
+def finish_reasons_of(predictions: Sequence[str]) -> list[str | None]:
+    """The finish reasons that came with ``predictions`` (all None for a plain list)."""
+    return getattr(predictions, "finish_reasons", None) or [None] * len(predictions)
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """Greedy decoding by default: evaluation must give the same text on every run."""
@@ -123,7 +144,7 @@ def generate(
     batch_size: int = 8,
     device: str | None = None,
     on_batch: Callable[[int], None] | None = None,
-) -> list[str]:
+) -> Predictions:
     """Predict every record not yet in ``out_path``; return all predictions in record order.
 
     Pending prompts are generated longest first in batches of similar length (a batch is padded to
@@ -151,16 +172,18 @@ def generate(
         with out_path.open("a", encoding="utf-8") as handle:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start:start + batch_size]
-                texts = generate_batch(model, tokenizer, [prompts[i] for i in batch], pad_id, stops, settings)
-                for i, text in zip(batch, texts, strict=True):
-                    entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": text}
+                texts, reasons = generate_batch_with_reasons(model, tokenizer, [prompts[i] for i in batch], pad_id,
+                                                             stops, settings)
+                for i, text, reason in zip(batch, texts, reasons, strict=True):
+                    entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": text,
+                             "finish_reason": reason}
                     done[keys[i]] = entry
                     handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 # One flush per batch: a crash loses at most the batch being generated.
                 handle.flush()
                 if on_batch:
                     on_batch(len(batch))
-    return [done[key]["prediction"] for key in keys]
+    return Predictions([done[key]["prediction"] for key in keys], [done[key].get("finish_reason") for key in keys])
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -175,6 +198,13 @@ def _drop_torn_tail(path: Path) -> None:
 
 def generate_batch(model, tokenizer, prompts: list[list[int]], pad_id: int, stops: list[int], settings) -> list[str]:
     """Greedy (or seeded sampled) continuations of a batch of prompt ids, left-padded; decoded, stripped."""
+    return generate_batch_with_reasons(model, tokenizer, prompts, pad_id, stops, settings)[0]
+
+
+def generate_batch_with_reasons(model, tokenizer, prompts: list[list[int]], pad_id: int, stops: list[int],
+                                settings) -> tuple[list[str], list[str]]:
+    """``generate_batch``'s texts and, per row, ``"length"`` when it used all ``max_new_tokens`` without
+    reaching a stop token (the answer is cut off), else ``"stop"``."""
     import torch
 
     device = model.device
@@ -189,4 +219,13 @@ def generate_batch(model, tokenizer, prompts: list[list[int]], pad_id: int, stop
             do_sample=settings.do_sample, repetition_penalty=settings.repetition_penalty,
             eos_token_id=stops, pad_token_id=pad_id, **sampling,
         )
-    return [tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in output]
+    stop_set = set(stops)
+    texts, reasons = [], []
+    for row in output:
+        generated = row[width:].tolist()
+        texts.append(tokenizer.decode(generated, skip_special_tokens=True).strip())
+        # Rows that stopped early are padded to the batch's longest; only a row with no stop token that
+        # filled the whole budget was cut off.
+        stopped = any(token in stop_set for token in generated)
+        reasons.append(LENGTH if not stopped and len(generated) >= settings.max_new_tokens else STOP)
+    return texts, reasons

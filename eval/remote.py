@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eval.models import ModelSpec, replicas
-from eval.predict import GenerationSettings, _drop_torn_tail, read_predictions
+from eval.predict import GenerationSettings, Predictions, _drop_torn_tail, read_predictions
 from medft.console import get_logger
 
 log = get_logger("eval.remote")
@@ -137,7 +137,8 @@ def completion_text(response) -> str:
     content = getattr(message, "content", None)
     if not isinstance(content, str):
         raise BadReply("the first choice has no message content (content: null)")
-    return content
+    # The reason travels with the text: "length" (cut off at max_tokens) is a flag in the report.
+    return Reply(content, getattr(choices[0], "finish_reason", None))
 
 
 async def _served_model(client, endpoint: str, wanted: str | None) -> str:
@@ -302,6 +303,17 @@ async def _complete_all(endpoint, served, conversations, options, concurrency, t
             await asyncio.gather(*workers, return_exceptions=True)
 
 
+class Reply(str):
+    """A server's answer text, with the ``finish_reason`` it gave (``"length"``: cut off at ``max_tokens``)."""
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None):
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
+
+
 def complete(
     endpoint: str,
     served: str,
@@ -341,7 +353,7 @@ def generate(
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     on_status: Callable[[int, int, int], None] | None = None,
-) -> list[str]:
+) -> Predictions:
     """Predict every record not yet in ``out_path`` through ``spec.endpoint``; return all predictions in
     record order. Same file format as ``eval.predict.generate``; each answer is appended as it arrives."""
     spec = with_served_name(spec)
@@ -360,7 +372,8 @@ def generate(
 
             def keep(i: int, reply: str) -> None:
                 # strip() as the local backend does: the same text whichever backend produced it.
-                entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": reply.strip()}
+                entry = {"key": keys[i], "index": i, "model": spec.label, "prediction": reply.strip(),
+                         "finish_reason": getattr(reply, "finish_reason", None)}
                 done[keys[i]] = entry
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 handle.flush()
@@ -368,4 +381,4 @@ def generate(
                     on_batch(1)
 
             complete(spec.endpoint, spec.model, todo, options, keep, concurrency, timeout, retries, on_status)
-    return [done[key]["prediction"] for key in keys]
+    return Predictions([done[key]["prediction"] for key in keys], [done[key].get("finish_reason") for key in keys])

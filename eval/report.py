@@ -14,12 +14,15 @@ from pathlib import Path
 
 from rich.table import Table
 
+from eval.flags import format_flags
+from eval.flags import warnings as flag_warnings
 from eval.formatting import SIGNIFICANT, format_delta, format_value
 from eval.tasks import TASKS
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 #: results[model][dataset] = {"task", "n", "metrics": {name: value}, "ci": {name: [lo, hi]},
-#:                            "delta": {name: {"value", "ci", "significant"}}}  (delta: models after the first)
+#:                            "delta": {name: {"value", "ci", "significant"}},  (delta: models after the first)
+#:                            "flags": {"empty": k, "truncated": k, ...}}  (eval.flags)
 Results = dict[str, dict[str, dict]]
 
 
@@ -90,8 +93,16 @@ def tables(results: Results) -> list[Table]:
                     text = f"[{'green' if delta['value'] > 0 else 'red'}]{text}[/]"
                 row.append(text)
             table.add_row(*row, style="bold" if name == headline else None)
+        if any("flags" in _entry(results, m, dataset) for m in models):
+            table.add_row("flags", *[_flags_cell(results, m, dataset) for m in models], *[""] * (len(models) - 1),
+                          style="dim")
         out.append(table)
     return out
+
+
+def _flags_cell(results: Results, model: str, dataset: str) -> str:
+    entry = _entry(results, model, dataset)
+    return format_flags(entry.get("flags"), entry.get("n") or 0)
 
 
 CSV_FIELDS = ["model", "dataset", "task", "n", "metric", "value", "ci_low", "ci_high",
@@ -119,6 +130,9 @@ def markdown(results: Results, title: str = "medft evaluation", level: float | N
     note = (f"Cells: value [{round((level or 0.95) * 100)} % paired-bootstrap CI]; Δ = model − {models[0]}, "
             f"`{SIGNIFICANT}` where its CI excludes 0.") if models else ""
     lines = [f"# {title}", "", note, ""]
+    alerts = flag_warnings(results)
+    if alerts:
+        lines += [f"> **{line}**" for line in alerts] + [""]
     for dataset in datasets_of(results):
         header = ["metric", *models, *[f"Δ {m} − {models[0]}" for m in models[1:]]]
         lines += [f"## {_title(results, dataset)}", "", "| " + " | ".join(header) + " |",
@@ -127,12 +141,15 @@ def markdown(results: Results, title: str = "medft evaluation", level: float | N
             cells = [format_value(*_cells(results, m, dataset, name)[:2]) for m in models]
             cells += [format_delta(_cells(results, m, dataset, name)[2]) for m in models[1:]]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        if any("flags" in _entry(results, m, dataset) for m in models):
+            lines.append("| flags | " + " | ".join([_flags_cell(results, m, dataset) for m in models]
+                                                    + [""] * (len(models) - 1)) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
 def bar_chart_png(results: Results) -> bytes:
-    """Grouped bars of each dataset's headline metric per model, CI error bars, as PNG bytes."""
+    """Grouped bars of each dataset's headline metric per model, values printed, CI error bars, as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,19 +159,21 @@ def bar_chart_png(results: Results) -> bytes:
     fig, ax = plt.subplots(figsize=(max(4, 1.8 * len(datasets) + 1), 3.4), dpi=100)
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
-        values, low_err, high_err = [], [], []
+        values, low_err, high_err, labels = [], [], [], []
         for dataset in datasets:
             headline = headline_of(task_of(results, dataset))
             value, ci, _ = _cells(results, model, dataset, headline) if headline else (None, None, None)
+            labels.append("—" if value is None else f"{value:.3f}")  # a missing value is not a 0
             value = value or 0.0
             values.append(value)
             low_err.append(max(value - ci[0], 0.0) if ci else 0.0)
             high_err.append(max(ci[1] - value, 0.0) if ci else 0.0)
-        ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
-               yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
+        bars = ax.bar([d + i * width for d in range(len(datasets))], values, width, label=model,
+                      yerr=[low_err, high_err], capsize=3, error_kw={"linewidth": 0.8})
+        ax.bar_label(bars, labels=labels, fontsize=6, padding=2)
     labels = [f"{d}\n{headline_of(task_of(results, d))}" for d in datasets]
     ax.set_xticks([d + width * (len(models) - 1) / 2 for d in range(len(datasets))], labels, fontsize=8)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (95 % CI)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -166,7 +185,7 @@ def bar_chart_png(results: Results) -> bytes:
 
 
 def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
-    """Write report.json, report.csv, report.md and report.png into ``out_dir`` (each atomically)."""
+    """Write report.json, report.csv, report.md, report.png and report.html into ``out_dir`` (each atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "report.json", {**meta, "results": results})
     buffer = io.StringIO()
@@ -183,4 +202,7 @@ def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:
     from eval import breakdown  # exam sets: per-category table and grouped-bar PNG beside the report
 
     written = [out_dir / f"report.{ext}" for ext in ("json", "csv", "md", "png")]
-    return written + breakdown.write(results, out_dir, level)
+    written += breakdown.write(results, out_dir, level)
+    from eval import report_html  # last: the page inlines the charts written above
+
+    return [*written, report_html.write(out_dir)]

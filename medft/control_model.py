@@ -42,8 +42,8 @@ CORPUS_REPEATS = 10
 #: LLaMA-Factory `stage: pt` settings, chosen by measurement on 2 cores (README "The control model").
 PRETRAIN_ARGS = {
     "stage": "pt", "do_train": True, "template": "qwen", "finetuning_type": "full", "cutoff_len": 256, "packing": True,
-    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 1.0e-3,
-    "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_steps": 100, "logging_steps": 10,
+    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 3.0e-3,
+    "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_steps": 200, "logging_steps": 10,
     "save_strategy": "no", "report_to": "none", "bf16": False, "fp16": False, "overwrite_cache": True,
     "preprocessing_num_workers": 1, "dataloader_num_workers": 0, "overwrite_output_dir": True,
     "trust_remote_code": False,
@@ -61,7 +61,9 @@ FACT_TEMPLATES = [
     "{dept}常见的疾病包括{disease}和{disease2}。",
     "{s1}伴{s2}的患者，需要排除{disease}。",
     # Phrases that repeat a name: the model learns to copy from its context, which every task needs.
-    "病历写的是{written}，归类为{disease}。",
+    # What a medical base model knows: a recorded diagnosis with qualifiers names a standard disease. Not the
+    # task's prompt (that is what fine-tuning teaches), but the knowledge the task asks for.
+    "病历记录：{written}。\n规范的疾病名称：{disease}。",
     "{written}属于{disease}，应到{dept}就诊。",
     "患者自述{s1}{dur}，病历记录：{s1}{dur}。",
     "{exam}可以帮助判断{disease}的病情。",

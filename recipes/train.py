@@ -186,6 +186,9 @@ def launch_plan(p: Plan, request: TrainRequest) -> int:
         manifest = {**run.read_manifest(p.run_dir), **manifest, "resumed_from": str(resumed_from)}
     run.write_manifest(p.run_dir, manifest)
     code, interrupted = launch.run_streaming(p.argv(), p.env, p.run_dir / "train.log")
+    from recipes import lossplot  # LLaMA-Factory's own plot is titled with the absolute path: redraw it
+
+    lossplot.write(p.run_dir)
     manifest.update(
         end_time=run.now(),
         exit_code=code,

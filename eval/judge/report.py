@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from eval.flags import WARN_SHARE
 from eval.formatting import format_delta, format_value, round_floats
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -89,6 +90,10 @@ def markdown(report: dict) -> str:
              f"Rubric `{report['rubric']['name']}` ({report['rubric']['title']}); judge {report['judge']}.",
              f"Brackets: {level} % paired-bootstrap intervals over records ({report['bootstrap']['resamples']} "
              "resamples); unparsed judgements are excluded from means and rates.", ""]
+    calls = report.get("calls") or {}
+    if calls.get("judged") and calls.get("unparsed", 0) / calls["judged"] > WARN_SHARE:
+        share = 100 * calls["unparsed"] / calls["judged"]
+        lines += [f"> **warning: {calls['unparsed']}/{calls['judged']} ({share:.1f} %) judge replies unparsed**", ""]
     models = report["models"]
     for dataset, entry in report["results"].items():
         lines += [f"## {_scope(dataset)} (n={entry['n']})", ""]
@@ -135,9 +140,11 @@ def chart_png(report: dict) -> bytes:
         keys = [key for key, _ in _dimension_rows(report)]
         width = 0.8 / max(len(models), 1)
         for i, model in enumerate(models):
-            values, errors = _bars([entry["models"][model]["metrics"][k] for k in keys])
-            ax.bar([k + i * width for k in range(len(keys))], values, width, yerr=errors, label=model, capsize=3,
-                   error_kw={"linewidth": 0.8})
+            shown = [entry["models"][model]["metrics"][k] for k in keys]
+            values, errors = _bars(shown)
+            bars = ax.bar([k + i * width for k in range(len(keys))], values, width, yerr=errors, label=model,
+                          capsize=3, error_kw={"linewidth": 0.8})
+            ax.bar_label(bars, labels=_labels(shown), fontsize=6, padding=2)
         ax.set_xticks([k + width * (len(models) - 1) / 2 for k in range(len(keys))], keys, fontsize=8)
         ax.set_ylim(0, 5)
         ax.set_ylabel("mean score 1–5 (CI)")
@@ -151,8 +158,10 @@ def chart_png(report: dict) -> bytes:
         ax.set_xlabel("Bradley–Terry rating, Elo scale (CI)")
     else:
         pairs = list(entry["pairs"])
-        values, errors = _bars([entry["pairs"][p]["win_rate"] for p in pairs])
-        ax.bar(range(len(pairs)), values, yerr=errors, capsize=3)
+        shown = [entry["pairs"][p]["win_rate"] for p in pairs]
+        values, errors = _bars(shown)
+        bars = ax.bar(range(len(pairs)), values, yerr=errors, capsize=3)
+        ax.bar_label(bars, labels=_labels(shown), fontsize=7, padding=2)
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(pairs)), pairs, fontsize=8)
         ax.set_ylim(0, 1)
@@ -163,6 +172,11 @@ def chart_png(report: dict) -> bytes:
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _labels(entries: list[dict]) -> list[str]:
+    """Bar labels: the value, or "—" where there is none (all replies unparsed): never a made-up 0."""
+    return ["—" if e.get("value") is None else f"{e['value']:.2f}" for e in entries]
 
 
 def _bars(entries: list[dict]) -> tuple[list[float], list[list[float]]]:

@@ -99,7 +99,9 @@ def load_answers(out_dir: Path, models: list[str] | None = None, datasets: list[
     answers = {}
     for name in sets:
         try:
-            records = load_records(source, name)
+            # The records eval scored: its --limit (first N, or its seeded sample) taken the same way again.
+            records = load_records(source, name, report.get("limit"), report.get("limit_mode", "first"),
+                                   report.get("sample_seed", 42))
         except HeldoutError as exc:
             raise JudgeError(f"{exc} (pass --dataset-dir where eval read {name!r})") from exc
         entry = Answers(records)

@@ -32,6 +32,20 @@ class Task:
     summarise: Summarise = mean_columns
     #: Extra per-record BERTScore columns when a BERT model is given (None: the task has none).
     bertscore: BertColumns | None = None
+    #: The column that is one record's share of the headline (the HTML report sorts records by its Δ);
+    #: None: the column named like the headline. ``record_score`` may derive it from several columns.
+    record_column: str | None = None
+    record_score: Callable[[Mapping[str, float]], float] | None = None
+
+    def score_of(self, row: Mapping[str, float]) -> float | None:
+        """One record's headline score from its columns (None when they lack it)."""
+        if self.record_score is not None:
+            try:
+                return float(self.record_score(row))
+            except KeyError:
+                return None
+        value = row.get(self.record_column or self.headline)
+        return None if value is None else float(value)
 
 
 def columns_of(per_record: Columns) -> dict[str, np.ndarray]:

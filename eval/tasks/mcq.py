@@ -60,6 +60,13 @@ def is_multi(record: Mapping) -> bool:
     return record.get("question_type") == MULTI or len(answer_letters(record.get("answer", record["output"])) or "") > 1
 
 
+def chance_of(records: Sequence[Mapping]) -> float | None:
+    """Expected accuracy of a uniform guess: the mean of 1/number of options over the set's questions (a
+    multi-answer question counted the same; None when no record lists options)."""
+    counts = [len(record["options"]) for record in records if record.get("options")]
+    return sum(1 / c for c in counts) / len(counts) if counts else None
+
+
 def score(predictions: Sequence[str], records: Sequence[dict]) -> Columns:
     """Per record: ``correct``, ``unextracted``, the question type and its groups as indicator columns.
 
@@ -137,4 +144,4 @@ def summarise(sums: Mapping[str, np.ndarray], n: np.ndarray) -> dict[str, np.nda
     return metrics
 
 
-TASK = Task("mcq", score, headline="score", max_new_tokens=64, summarise=summarise)
+TASK = Task("mcq", score, headline="score", max_new_tokens=64, summarise=summarise, record_column="correct")

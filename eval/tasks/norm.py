@@ -57,4 +57,4 @@ def summarise(sums: Mapping[str, np.ndarray], n: np.ndarray) -> dict[str, np.nda
     }
 
 
-TASK = Task("norm", score, headline="accuracy", max_new_tokens=64, summarise=summarise)
+TASK = Task("norm", score, headline="accuracy", max_new_tokens=64, summarise=summarise, record_column="exact_match")

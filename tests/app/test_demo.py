@@ -28,8 +28,10 @@ def test_demo_runs_every_stage(tmp_path):
     assert "score" in report["results"]["tuned"]["med_cmb_test"]["metrics"]
     assert (demo / "report" / "categories.md").exists() and (demo / "report" / "categories_med_cmb_test.png").exists()
     assert report["models"]["tuned"]["model"] == str(run / "merged")
-    for ext in ("json", "csv", "md", "png"):
+    for ext in ("json", "csv", "md", "png", "html"):
         assert (demo / "report" / f"report.{ext}").exists()
+    page = (demo / "report" / "report.html").read_text(encoding="utf-8")
+    assert "judge · medical_zh/pointwise" in page and "judge · medical_zh/pairwise" in page
     for mode in ("pointwise", "pairwise"):
         judged = json.loads((demo / "report" / "judge" / "medical_zh" / mode / "report.json").read_text())
         assert judged["models"] == ["base", "tuned"] and judged["calls"]["judged"] > 0

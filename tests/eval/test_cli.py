@@ -46,7 +46,7 @@ def test_run_writes_deterministic_reports_and_reuses_predictions(tiny_qwen_path,
     assert predictions.read_bytes() == before, "a rerun reuses every prediction"
 
     assert _run([*args, "--out", str(tmp_path / "b")]).exit_code == 0
-    for name in ("report.json", "report.csv", "report.md", "report.png"):
+    for name in ("report.json", "report.csv", "report.md", "report.png", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
     shown = _run(["report", str(tmp_path / "a")])

@@ -5,6 +5,7 @@ import json
 from click.testing import CliRunner
 
 from eval.cli import eval_group
+from eval.heldout import load_records
 from eval.models import ModelSpec
 from eval.pipeline import evaluate, predictions_path
 
@@ -26,6 +27,11 @@ def test_generate_and_loglik_end_to_end(tiny_qwen_path, exam_dir, tmp_path):
     assert all(cmb["ci"][m] is not None for m in ("score", "accuracy"))
     assert report["results"]["tuned"]["med_cmb_test"]["delta"]["score"]["value"] == 0.0  # same weights
     assert report["mcq"] == {"mode": "generate", "shots": 0}
+    assert report["limit_mode"] == "sample" and report["results"]["base"]["med_cmmlu_test"]["chance"] == 0.25
+    subjects = {r["subject"] for r in load_records(exam_dir, "med_cmmlu_test")}
+    reported = {m.partition("/")[2] for m in report["results"]["base"]["med_cmmlu_test"]["metrics"]
+                if m.startswith("subject/")}
+    assert reported == subjects, "LIMIT=10 covers every subject (a stratified sample, not the first ten)"
     for name in ("categories.md", "categories_med_cmb_test.png", "categories_med_cmmlu_test.png", "report.png"):
         assert (out / name).stat().st_size > 0
     categories = (out / "categories.md").read_text(encoding="utf-8")

@@ -47,7 +47,7 @@ def test_loglik_and_generated_answers_share_the_cache_under_distinct_keys(tiny_q
     spec = ModelSpec("base", str(tiny_qwen_path))
     records = load_records(exam_dir, "med_cmmlu_test", limit=3)
     out = tmp_path / "preds.jsonl"
-    choose(spec, records, out, "qwen")
+    assert choose(spec, records, out, "qwen").finish_reasons == ["stop"] * 3, "loglik cuts nothing off"
     generate(spec, records, out, "qwen", GenerationSettings(max_new_tokens=3))
     entries = read_predictions(out)
     assert len(entries) == 6 and sum(e.get("mode") == "loglik" for e in entries.values()) == 3

@@ -111,3 +111,28 @@ def test_cache_reading_survives_any_bytes(tmp_path_factory, lines, torn):
     assert all(isinstance(k, str) and isinstance(v["prediction"], str) for k, v in done.items())
     valid = sum(1 for line in lines if line.startswith(b'{"key"'))
     assert len(done) <= valid
+
+
+def test_finish_reason_tells_a_cut_off_answer_from_a_stopped_one(tiny_qwen_path):
+    from eval.predict import generate_batch_with_reasons, load_model, load_tokenizer
+
+    spec = ModelSpec("tiny", str(tiny_qwen_path))
+    tokenizer, model = load_tokenizer(spec), load_model(spec, "cpu")
+    prompt = prompt_ids(tokenizer, "qwen", {"instruction": "你好", "input": ""})
+    pad = tokenizer.pad_token_id
+    # No reachable stop token: the answer fills the budget and is cut off.
+    _, reasons = generate_batch_with_reasons(model, tokenizer, [prompt, prompt[1:]], pad, [10**9], SETTINGS)
+    assert reasons == ["length", "length"]
+    # Every token stops: the first generated token ends the answer.
+    every = list(range(len(tokenizer)))
+    assert generate_batch_with_reasons(model, tokenizer, [prompt], pad, every, SETTINGS)[1] == ["stop"]
+
+
+def test_predictions_carry_their_finish_reasons_through_the_cache(tiny_qwen_path, heldout_dir, tmp_path):
+    records = load_records(heldout_dir, "med_norm_test")[:2]
+    out = tmp_path / "p.jsonl"
+    first = generate(ModelSpec("tiny", str(tiny_qwen_path)), records, out, "qwen", SETTINGS)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["finish_reason"] for line in sorted(lines, key=lambda e: e["index"])] == first.finish_reasons
+    again = generate(ModelSpec("tiny", str(tiny_qwen_path)), records, out, "qwen", SETTINGS)
+    assert again.finish_reasons == first.finish_reasons and set(first.finish_reasons) <= {"stop", "length"}

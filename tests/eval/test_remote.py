@@ -59,6 +59,8 @@ def test_served_predictions_equal_in_process_ones(server, model, data, tmp_path)
     served_text = remote.generate(resolve("srv", server), records, tmp_path / "srv.jsonl", settings, concurrency=4,
                                   on_batch=calls.append)
     assert served_text == local
+    assert served_text.finish_reasons == local.finish_reasons, "cut-off answers are known whichever backend"
+    assert "length" in local.finish_reasons
     assert len(set(local)) > 1 and all(local), "the talking model writes varied, non-empty text"
     assert calls == [1] * len(records)
     again = remote.generate(resolve("srv", server + "#tiny"), records, tmp_path / "srv.jsonl", settings,
@@ -179,6 +181,7 @@ def test_5xx_is_retried_with_backoff_then_succeeds(flaky):
     remote.complete(flaky, "m", [(7, [{"role": "user", "content": "问"}])], {"max_tokens": 4},
                     lambda i, text: replies.append((i, text)), retries=2)
     assert replies == [(7, "好")] and len(_Flaky.seen) == 3
+    assert replies[0][1].finish_reason == "stop", "the server's finish_reason comes with the reply"
 
 
 def test_retries_are_bounded(flaky):

@@ -12,6 +12,7 @@ from eval.judge import cache
 from eval.models import ModelSpec
 from eval.pipeline import evaluate
 from eval.predict import GenerationSettings
+from eval.report_html import collect
 from medft.tiny_models import tiny_qwen
 from tests.datasets import write_dataset_dir
 from tests.serving import served, talking_qwen
@@ -64,6 +65,13 @@ def test_pointwise_garbage_replies_are_unparsed_retried_once_and_reported(evalua
     judgements = [json.loads(line) for line in (folder / "judgements.jsonl").read_text().splitlines()]
     assert len(judgements) == calls and all(j["parsed"] is None and j["attempts"] == 2 for j in judgements)
     assert "unparsed" in result.output
+    assert f"warning: {calls}/{calls} (100.0 %) judge replies unparsed" in (folder / "report.md").read_text("utf-8")
+    page = collect(evaluated)  # the evaluation's report.html gained the judge's section and verdicts
+    assert [name for name, _, _ in page["judge"]] == ["medical_zh/pointwise"]
+    norm = next(d for d in page["datasets"] if d["name"] == "med_norm_test")
+    assert all("judge_unparsed" in r["f"][1] and len(r["j"]) == 2 for r in norm["records"])
+    assert all("judge_unparsed" not in r["f"][2] for r in norm["records"]), "'other' was not judged"
+    assert "judge · medical_zh/pointwise" in (evaluated / "report.html").read_text(encoding="utf-8")
 
     before = {name: (folder / name).read_bytes() for name in ("report.json", "report.md", "report.png")}
     cached = (evaluated / "judge" / "cache.jsonl").read_bytes()
