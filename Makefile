@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover
+	control-model parity audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -51,6 +51,13 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
 	$(PY) -m app.cli tiny-models
+
+control-model: install ## Build the control model the demo fine-tunes (a small Qwen2 pre-trained offline, ~1 min once)
+	$(PY) -m app.cli control-model
+
+parity: install ## Same greedy answers in-process, merged and served? make parity RUN=NAME [PARITY_ARGS="--no-serve"]
+	@[ -n "$(RUN)" ] || { echo 'make parity: set RUN=<name> (a LoRA run under runs/)'; exit 2; }
+	$(PY) -m app.cli parity "$(RUN)" --dataset-dir $(DATASET_DIR) $(PARITY_ARGS)
 
 # Training: every variable is optional; see README "Training" (MODEL and DATASET_DIR: see bridge below).
 DATASETS ?=
@@ -202,6 +209,7 @@ clean: ## Remove caches, runs and converted data (keeps the venv and dataset_inf
 # Qwen2, so the target runs anywhere; pass your real base model for cutoff_len numbers that mean something).
 RAW_DIR ?= raw
 DATASET_DIR ?= dataset_info
+PARITY_ARGS ?=
 MODEL ?=
 TEMPLATE ?= qwen
 CUTOFF_LEN ?= 2048

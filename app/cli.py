@@ -29,6 +29,21 @@ def tiny_models_command(seed: int) -> None:
     click.echo(f"{qwen}\n{bert}")
 
 
+@main.command("control-model")
+@click.option("--seed", default=0, show_default=True, help="Seed for the weights, the text and the training.")
+def control_model_command(seed: int) -> None:
+    """Build (or find cached) the control model: a small Qwen2 that learns visibly on CPU; print its path."""
+    from medft.control_model import ControlModelError, control_qwen
+
+    try:
+        with console.status("building the control model (once; ~1 minute on 2 cores)..."):
+            path = control_qwen(seed=seed)
+    except ControlModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"control model (Qwen2, template qwen): [bold]{path}[/]")
+    click.echo(str(path))
+
+
 @main.command("webui")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; 0.0.0.0 exposes the UI to your network.")

@@ -128,12 +128,14 @@ def _check_template(merged: ModelSpec, template: str, records: list[dict]) -> Mi
     """The export's chat_template (transformers) against LLaMA-Factory's template, prompt by prompt."""
     from eval.remote import messages_for
 
-    tokenizer = load_tokenizer(merged)
-    if not getattr(tokenizer, "chat_template", None):
+    # Two tokenizer objects: LLaMA-Factory's template code rewrites the chat_template of the tokenizer it is
+    # given, so comparing on one object would compare LLaMA-Factory with itself.
+    tokenizer, saved = load_tokenizer(merged), load_tokenizer(merged)
+    if not getattr(saved, "chat_template", None):
         return Mismatch("chat_template", "", -1, "", "", f"{merged.model} has no chat template saved")
     for index, record in enumerate(records):
         expected = prompt_ids(tokenizer, template, record)
-        got = tokenizer.apply_chat_template(messages_for(record), add_generation_prompt=True, tokenize=True,
+        got = saved.apply_chat_template(messages_for(record), add_generation_prompt=True, tokenize=True,
                                             return_dict=False)
         got = list(got["input_ids"] if isinstance(got, dict) else got)
         if got != expected:

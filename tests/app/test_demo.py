@@ -1,19 +1,14 @@
-"""`make demo` end to end: the README's first quick-start command, on the tiny models and sample data."""
+"""`make demo` end to end: the README's first quick-start command, on the control model and sample data."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_every_stage(tmp_path):
-    demo = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--dir", str(demo)],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+def test_demo_runs_every_stage(demo_dir):
+    demo = demo_dir
     info = json.loads((demo / "dataset_info" / "dataset_info.json").read_text(encoding="utf-8"))
     assert {"med_dialog", "med_norm", "med_mrg", "med_o1", "med_norm_test", "med_mrg_test"} <= set(info)
     assert json.loads((demo / "dataset_info" / "stats.json").read_text(encoding="utf-8"))["recommended_cutoff_len"]
@@ -36,3 +31,27 @@ def test_demo_runs_every_stage(tmp_path):
         judged = json.loads((demo / "report" / "judge" / "medical_zh" / mode / "report.json").read_text())
         assert judged["models"] == ["base", "tuned"] and judged["calls"]["judged"] > 0
     assert "base vs tuned" in (demo / "report" / "judge" / "medical_zh" / "pairwise" / "report.md").read_text()
+
+
+#: The positive control: fine-tuning the control model must give a significant gain, in the right direction,
+#: on these headline metrics (measured on 2 cores: parse_rate 0 -> 1.0, cblue_score 0 -> 0.57, dialog rougeL
+#: 0.14 -> 0.29; every CI far from 0). If one of them stops being significant, something between training and
+#: evaluation is broken (template, adapter loading, prompt format) -- or the recipe stopped learning.
+SIGNIFICANT_GAINS = [("med_mrg_test", "parse_rate"), ("med_mrg_test", "cblue_score"), ("med_dialog_test", "rougeL")]
+
+
+@pytest.mark.parametrize(("dataset", "metric"), SIGNIFICANT_GAINS)
+def test_fine_tuning_the_control_model_helps_significantly(demo_dir, dataset, metric):
+    report = json.loads((demo_dir / "report" / "report.json").read_text(encoding="utf-8"))
+    tuned, base = report["results"]["tuned"][dataset], report["results"]["base"][dataset]
+    delta = tuned["delta"][metric]
+    assert delta["significant"] and delta["ci"][0] > 0, (dataset, metric, delta)
+    assert tuned["metrics"][metric] > base["metrics"][metric] + 0.1
+
+
+def test_demo_prints_the_verdict_per_set(demo_log):
+    verdict = demo_log[demo_log.index("did fine-tuning help?"):]
+    for dataset, metric in SIGNIFICANT_GAINS[1:]:
+        line = next(line for line in verdict.splitlines() if dataset in line)
+        assert metric in line and "significant gain" in line
+    assert "med_norm_test" in verdict and "not a medical model" in verdict
