@@ -9,11 +9,11 @@ Both are written atomically and are byte-identical for identical scores.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from eval.formatting import format_delta, format_value
 from medft.io import atomic_write_bytes, atomic_write_text
+from medft.plotting import png_bytes
 
 #: results[model][dataset] = {"task", "n", "metrics", "ci", "delta"} (see eval.report)
 Results = dict[str, dict[str, dict]]
@@ -113,11 +113,7 @@ def bar_chart_png(results: Results, dataset: str) -> bytes:
     ax.set_xlabel("accuracy (95 % CI)")
     ax.set_title(f"{dataset} by {kind} ({len(names)})", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})  # no timestamp: byte-identical reruns
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def _labels(names: list[str]) -> list[str]:

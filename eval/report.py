@@ -19,6 +19,7 @@ from eval.flags import warnings as flag_warnings
 from eval.formatting import SIGNIFICANT, format_delta, format_value
 from eval.tasks import TASKS
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from medft.plotting import png_bytes
 
 #: results[model][dataset] = {"task", "n", "metrics": {name: value}, "ci": {name: [lo, hi]},
 #:                            "delta": {name: {"value", "ci", "significant"}},  (delta: models after the first)
@@ -176,12 +177,7 @@ def bar_chart_png(results: Results) -> bytes:
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (95 % CI)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    # No timestamp metadata: the same scores give a byte-identical PNG.
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_reports(results: Results, out_dir: Path, meta: dict) -> list[Path]:

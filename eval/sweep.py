@@ -15,7 +15,6 @@ model is shown but never chosen.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from eval.models import ModelSpec, ModelSpecError, resolve, run_config
 from eval.report import Results, headline_of
 from eval.tasks import get_task
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from medft.plotting import png_bytes
 from medft.trainer_state import checkpoint_step, checkpoints, final_step, loss_curves
 
 BASE, FINAL = "base", "final"
@@ -180,11 +180,7 @@ def chart_png(summary: dict) -> bytes:
     right.set_title("loss" + ("" if loss.get("eval_loss") else " (no validation split: VAL_SIZE=)"), fontsize=9)
     if loss:
         right.legend(fontsize=7)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write(summary: dict, out_dir: Path) -> list[Path]:

@@ -7,10 +7,10 @@ one curve per file; this one replaces it after the run, from the same ``trainer_
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from medft.io import atomic_write_bytes
+from medft.plotting import png_bytes
 from medft.trainer_state import loss_curves
 
 PLOT = "training_loss.png"
@@ -54,11 +54,7 @@ def plot_png(found: dict[str, list[tuple[int, float]]], name: str) -> bytes:
     ax.set_ylabel("loss")
     ax.set_title(title(found, name), fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write(run_dir: Path) -> Path | None:

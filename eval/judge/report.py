@@ -5,7 +5,6 @@ Same inputs give byte-identical files (seeded bootstrap, no timestamps, PNG with
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from rich.table import Table
@@ -14,6 +13,7 @@ from rich.text import Text
 from eval.flags import WARN_SHARE
 from eval.formatting import format_delta, format_value, round_floats
 from medft.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from medft.plotting import png_bytes
 
 
 def _metric(entry: dict, digits: int = 2) -> str:
@@ -167,11 +167,7 @@ def chart_png(report: dict) -> bytes:
         ax.set_ylim(0, 1)
         ax.set_ylabel("win rate of the first model (CI)")
     ax.set_title(f"judge · {_scope(scope)} ({report['mode']})", fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def _labels(entries: list[dict]) -> list[str]:
