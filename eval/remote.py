@@ -97,6 +97,9 @@ def _describe(exc: Exception, endpoint: str) -> str:
     return f"{endpoint}: {type(exc).__name__}: {exc}"
 
 
+# Mutation testing (`make mutation`) covers the cache key, request options and retries; what follows
+# until "no mutate end" needs a real server and is covered by the slow tests.
+# pragma: no mutate start
 async def _served_model(client, endpoint: str, wanted: str | None) -> str:
     import openai
 
@@ -131,6 +134,7 @@ def with_served_name(spec: ModelSpec) -> ModelSpec:
     return replace(spec, model=served_model(spec.endpoint))
 
 
+# pragma: no mutate end
 async def _complete_all(endpoint, served, conversations, options, concurrency, timeout, retries, on_result):
     import openai
 
@@ -179,6 +183,7 @@ def complete(
                                   on_result))
 
 
+# pragma: no mutate block
 def generate(
     spec: ModelSpec,
     records: Sequence[dict],
