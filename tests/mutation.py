@@ -105,7 +105,7 @@ def write_report(root: Path, out_dir: Path) -> dict[str, dict]:
     lines += ["", "## Equivalent mutants", ""]
     lines += [f"- `{name}`: {why}" for name, why in sorted(EQUIVALENT.items())] or ["(none)"]
     lines += ["", "## Surviving mutants", ""]
-    for module, data in results.items():
+    for data in results.values():
         for name in data["survivors"]:
             lines += [f"### {name}", "", "```diff", _diff(name), "```", ""]
     if not known:

@@ -11,6 +11,73 @@ from typing import ClassVar
 import pytest
 
 from eval import remote
+from eval.predict import GenerationSettings
+
+GREEDY = remote.request_options(GenerationSettings(max_new_tokens=8))
+MESSAGES = [{"role": "user", "content": "问"}]
+
+
+def test_messages_join_instruction_and_input_and_keep_history_and_system():
+    record = {"instruction": "原始词：头疼", "input": "补充", "system": "你是专家。",
+              "history": [["问一", "答一"], ["问二", "答二"]]}
+    assert remote.messages_for(record) == [
+        {"role": "system", "content": "你是专家。"},
+        {"role": "user", "content": "问一"}, {"role": "assistant", "content": "答一"},
+        {"role": "user", "content": "问二"}, {"role": "assistant", "content": "答二"},
+        {"role": "user", "content": "原始词：头疼\n补充"},
+    ]
+    # A given system prompt wins over the record's; no system, no input, no history: one user turn.
+    assert remote.messages_for(record, system="别的")[0] == {"role": "system", "content": "别的"}
+    assert remote.messages_for({"instruction": "问", "input": "", "history": None}) == MESSAGES
+    assert remote.messages_for({"instruction": "", "input": "只有输入"}) == [{"role": "user", "content": "只有输入"}]
+
+
+def test_request_options_greedy_sampled_and_repetition_penalty():
+    assert GREEDY == {"max_tokens": 8, "temperature": 0.0}
+    sampled = remote.request_options(GenerationSettings(max_new_tokens=5, do_sample=True, temperature=0.7,
+                                                        top_p=0.9, seed=3, repetition_penalty=1.2))
+    assert sampled == {"max_tokens": 5, "temperature": 0.7, "top_p": 0.9, "seed": 3,
+                       "extra_body": {"repetition_penalty": 1.2}}
+
+
+def test_request_key_is_a_sha1_of_exactly_its_four_parts():
+    import hashlib
+    import json
+
+    key = remote.request_key("http://h:1/v1", "m", MESSAGES, GREEDY)
+    payload = json.dumps(["http://h:1/v1", "m", MESSAGES, GREEDY], ensure_ascii=False, sort_keys=True)
+    assert key == hashlib.sha1(payload.encode()).hexdigest()
+    assert key == remote.request_key("http://h:1/v1", "m", [dict(reversed(MESSAGES[0].items()))],
+                                     dict(reversed(GREEDY.items())))  # key order does not matter
+
+
+@pytest.mark.parametrize("change", ["endpoint", "served", "messages", "system", "options", "seed"])
+def test_request_key_changes_with_every_field_that_changes_the_answer(change):
+    parts = {"endpoint": "http://h:1/v1", "served": "m", "messages": MESSAGES, "options": GREEDY}
+    base = remote.request_key(**parts)
+    changed = dict(parts)
+    if change == "endpoint":
+        changed["endpoint"] = "http://h:2/v1"
+    elif change == "served":
+        changed["served"] = "m2"
+    elif change == "messages":
+        changed["messages"] = [{"role": "user", "content": "问2"}]
+    elif change == "system":
+        changed["messages"] = [{"role": "system", "content": "s"}, *MESSAGES]
+    elif change == "options":
+        changed["options"] = remote.request_options(GenerationSettings(max_new_tokens=9))
+    else:
+        changed["options"] = remote.request_options(GenerationSettings(max_new_tokens=8, do_sample=True, seed=1))
+        parts["options"] = remote.request_options(GenerationSettings(max_new_tokens=8, do_sample=True, seed=2))
+        base = remote.request_key(**parts)
+    assert remote.request_key(**changed) != base
+
+
+def test_complete_refuses_zero_concurrency_and_skips_an_empty_batch():
+    with pytest.raises(ValueError, match=r"^concurrency must be at least 1$"):
+        remote.complete("http://127.0.0.1:1/v1", "m", [(0, MESSAGES)], {}, lambda i, t: None, concurrency=0)
+    # Nothing to send: no connection is attempted (port 1 would refuse it).
+    remote.complete("http://127.0.0.1:1/v1", "m", [], {}, lambda i, t: None)
 
 
 class _Flaky(BaseHTTPRequestHandler):

@@ -68,7 +68,8 @@ def test_manifest_guard_alone(runs, manifest):
         directory.mkdir(parents=True)
     else:
         _medft_run(directory, manifest)
-    assert run.force_refusal(directory) == f"{directory.resolve()} holds no medft manifest.json, so medft did not create it"
+    expected = f"{directory.resolve()} holds no medft manifest.json, so medft did not create it"
+    assert run.force_refusal(directory) == expected
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{}", b""])
@@ -113,7 +114,8 @@ def test_check_run_dir_messages(runs, tmp_path):
         "RESUME=1 and FORCE=1 contradict each other; choose one"]
     a_file = tmp_path / "f"
     a_file.write_text("x", encoding="utf-8")
-    assert run.check_run_dir(a_file, False, False) == [f"{a_file} exists and is not a directory; pick another RUN=<name>"]
+    assert run.check_run_dir(a_file, False, False) == [
+        f"{a_file} exists and is not a directory; pick another RUN=<name>"]
     assert run.check_run_dir(real, False, False) == [
         f"{real} already exists: pick a new RUN=<name>, RESUME=1 to continue it, or FORCE=1 to replace it"]
     assert run.check_run_dir(real, resume=True, force=False) == [
