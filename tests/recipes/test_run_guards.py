@@ -199,3 +199,30 @@ def test_force_never_deletes_what_it_must_not(tmp_path_factory, kind, name):
     with pytest.raises(run.RunDirError, match="FORCE=1: refusing to delete"):
         run.prepare(target, resume=False, force=True, root=runs)
     assert _files(base) == before
+
+
+def test_prepare_checks_against_the_root_it_is_given(runs, tmp_path):
+    # Valid in its own root, outside the default one: only the passed root lets FORCE replace it.
+    other = tmp_path / "other"
+    old = _medft_run(other / "old")
+    assert run.prepare(old, resume=False, force=True, root=other) is None
+    assert old.is_dir() and not any(old.iterdir())
+
+
+def test_default_name_is_method_and_local_time():
+    import re
+
+    assert re.fullmatch(r"lora-\d{8}-\d{6}", run.default_name("lora"))
+
+
+def test_locate_a_path_or_a_bare_name_under_runs(runs, tmp_path, monkeypatch):
+    _medft_run(runs / "r1")
+    _medft_run(runs / "a" / "b")
+    monkeypatch.chdir(tmp_path)  # so "r1" and "a/b" are not paths from here
+    assert run.locate("r1") == runs / "r1"
+    assert run.locate(runs / "a" / "b") == runs / "a" / "b"
+    with pytest.raises(run.RunDirError) as info:
+        run.locate("a/b")  # only a bare name is looked up under runs/
+    assert str(info.value) == f"no run directory 'a/b' (looked for it as a path and under {runs})"
+    with pytest.raises(run.RunDirError, match="no run directory 'missing'"):
+        run.locate("missing")

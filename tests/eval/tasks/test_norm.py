@@ -43,3 +43,14 @@ def test_any_answers_score_inside_zero_one(pairs):
     records = [{"output": g} for _, g in pairs]
     summary = point_estimate(columns_of(score(predictions, records)), TASK.summarise)
     assert all(0.0 <= value <= 1.0 for value in summary.values()), summary
+
+
+def test_only_a_final_full_stop_is_removed():
+    assert clean_prediction("凝血因子X") == "凝血因子X"  # a term may end in a Latin letter
+    assert clean_prediction("  \n 高血压 。 \n第二行") == "高血压"
+    assert clean_prediction("高血压。。") == "高血压"
+
+
+def test_predictions_and_records_must_pair_up():
+    with pytest.raises(ValueError):
+        score(["高血压", "多余"], [{"output": "高血压"}])
