@@ -187,3 +187,14 @@ def test_swapping_the_models_flips_delta_and_keeps_significance(pairs):
     assert ba["value"] == pytest.approx(-ab["value"])
     assert ba["ci"] == pytest.approx([-ab["ci"][1], -ab["ci"][0]])
     assert ba["significant"] == ab["significant"]
+
+
+def test_an_undefined_value_on_either_side_gives_an_undefined_delta():
+    def log_mean(sums, n):
+        with np.errstate(divide="ignore"):
+            return {"x": np.log(sums["x"] / n)}
+
+    out = summarise_with_ci({"a": {"x": [0.0]}, "b": {"x": [1.0]}}, log_mean, resamples=0)
+    assert out["a"]["x"]["value"] is None and out["b"]["x"]["delta"]["value"] is None
+    out = summarise_with_ci({"b": {"x": [1.0]}, "a": {"x": [0.0]}}, log_mean, resamples=0)
+    assert out["a"]["x"] == {"value": None, "ci": None, "delta": {"value": None, "ci": None, "significant": False}}
