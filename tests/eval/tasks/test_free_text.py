@@ -16,9 +16,44 @@ def test_answer_part_is_scored_separately():
     assert split_answer("无标记的回答") == "无标记的回答"
 
 
+def test_the_last_marker_ends_the_reasoning():
+    # Two </think>: the answer is after the last one, also when the model repeats its closing tag.
+    assert split_answer("<think>想</think>草稿</think> 急性心肌梗死 ") == "急性心肌梗死"
+    assert split_answer("### 答案：先写的\n### 答案：\n后写的") == "后写的"
+    assert split_answer("  全文  ") == "全文"
+
+
+def test_values_by_hand():
+    # 患者发热 vs 患者发烧: LCS 3 of 4 both ways → 0.75; the answers 发热 vs 发烧: 1 of 2 → 0.5.
+    columns = score(["分析</think>发热", "患者发热"], [{"output": "分析</think>发烧"}, {"output": "患者发烧"}])
+    assert columns[0]["answer_rougeL"] == pytest.approx(0.5)
+    assert columns[1] == {"rougeL": pytest.approx(0.75), "answer_rougeL": pytest.approx(0.75)}
+    assert point_estimate(columns_of(columns), O1.summarise)["answer_rougeL"] == pytest.approx(0.625)
+
+
+def test_predictions_and_records_must_pair_up():
+    with pytest.raises(ValueError):
+        score(["a", "b"], [{"output": "a"}])
+
+
+ANSWERS = st.text(alphabet="发热咳嗽胸痛心肌梗死。 abc", min_size=1, max_size=40).filter(str.strip)
+
+
 @pytest.mark.property
-@given(st.lists(st.tuples(st.text(max_size=200), st.text(max_size=200)), min_size=1, max_size=10))
-def test_any_answers_score_inside_zero_one(pairs):
-    columns = score([p for p, _ in pairs], [{"output": r} for _, r in pairs])
-    summary = point_estimate(columns_of(columns), O1.summarise)
-    assert all(0.0 <= value <= 1.0 + 1e-12 for value in summary.values()), summary
+@given(st.lists(st.tuples(ANSWERS, ANSWERS), min_size=1, max_size=10))
+def test_a_perfect_prediction_scores_the_maximum(pairs):
+    references = [f"详细分析：{cot}\n### 答案：\n{answer}" for cot, answer in pairs]
+    summary = point_estimate(columns_of(score(references, [{"output": r} for r in references])), O1.summarise)
+    assert summary == {"rougeL": pytest.approx(1.0), "answer_rougeL": pytest.approx(1.0)}
+
+
+@pytest.mark.property
+@given(st.lists(st.tuples(st.text(max_size=60), st.text(max_size=60)), min_size=1, max_size=10), st.randoms())
+def test_permuting_records_leaves_the_scores_unchanged(pairs, rnd):
+    shuffled = list(pairs)
+    rnd.shuffle(shuffled)
+
+    def summary(items):
+        return point_estimate(columns_of(score([p for p, _ in items], [{"output": r} for _, r in items])), O1.summarise)
+
+    assert summary(shuffled) == pytest.approx(summary(pairs))
