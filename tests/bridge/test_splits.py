@@ -221,3 +221,22 @@ def test_a_benchmark_keeps_its_held_out_set_as_published():
     assert result["test"] == built["test"], "duplicates and all: the benchmark's own questions"
     assert result["train"] == [rec("q1"), rec("q3")] and counts.leaks_removed == 1
     assert result["dev"] == built["dev"]
+
+
+def test_a_source_with_only_a_held_out_split_gets_the_held_out_checks():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    exam = SimpleNamespace(NAME="exam")
+    names = {"test": "med_exam_test"}
+    with pytest.raises(BridgeError) as info:
+        apply_rules(exam, {"test": []}, {"test_size": 5}, Counts(), names, {"test": ["raw/exam/test.csv"]})
+    assert str(info.value) == ("exam: the held-out split med_exam_test would be empty (no usable record in "
+                               "raw/exam/test.csv); nothing was written")
+    counts = Counts()
+    short = [{"instruction": "q1", "input": "", "output": "A"}]
+    assert apply_rules(exam, {"test": short}, {"test_size": 5}, counts, names, {}) == {"test": short}
+    assert counts.warnings == ["med_exam_test has 1 records, fewer than the 5 asked (the input offers 1)"]
+    assert counts.leaks_removed == 0
