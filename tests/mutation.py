@@ -9,7 +9,8 @@ tests hang) and a mutant listed in :data:`EQUIVALENT` counts as neither: it beha
 original, so no test can tell them apart (the reason is written next to it). An entry that no longer
 names a surviving mutant is reported as stale: the code changed, so look at it again.
 
-Run from the repository root: ``python -m tests.mutation`` (after ``mutmut run``).
+Run from the repository root: ``python -m tests.mutation`` (after ``mutmut run``); ``make mutation`` does
+both, and first runs again the survivors that new tests may now kill.
 """
 
 from __future__ import annotations
@@ -124,9 +125,26 @@ def _is_equivalent_survivor(root: Path, name: str) -> bool:
     return code != "missing" and classify(code) in {"survived", "no tests"}
 
 
-def main() -> int:
-    """Print the score table; exit 1 when a module is under 90 %."""
+def to_rerun(root: Path) -> list[str]:
+    """Survivors (and untested mutants) whose function the tests now reach: mutmut keeps a verdict until
+    the function's code changes, so after new tests these must be run again by name."""
+    stats_path = root / "mutants" / "mutmut-stats.json"
+    if not stats_path.exists():
+        return []
+    covered = json.loads(stats_path.read_text(encoding="utf-8")).get("tests_by_mangled_function_name", {})
+    return [name for data in collect(root).values() for name in data["survivors"]
+            if covered.get(name.rsplit("__mutmut_", 1)[0])]
+
+
+def main(argv: list[str]) -> int:
+    """Print the score table and write the report; exit 1 when a module is under 90 %.
+
+    ``--survivors``: print only the names of the mutants to run again (see :func:`to_rerun`).
+    """
     root = Path.cwd()
+    if argv == ["--survivors"]:
+        print(" ".join(to_rerun(root)))
+        return 0
     results = write_report(root, root / "reports" / "mutation")
     low = []
     for module, data in results.items():
@@ -143,4 +161,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
