@@ -240,3 +240,76 @@ def test_a_source_with_only_a_held_out_split_gets_the_held_out_checks():
     assert apply_rules(exam, {"test": short}, {"test_size": 5}, counts, names, {}) == {"test": short}
     assert counts.warnings == ["med_exam_test has 1 records, fewer than the 5 asked (the input offers 1)"]
     assert counts.leaks_removed == 0
+
+
+def _rec(prompt):
+    return {"instruction": prompt, "input": "", "output": "A"}
+
+
+def test_an_empty_training_split_is_an_error_naming_the_files_and_counts():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    counts.read = 7
+    counts.skipped.update({"empty answer": 4, "empty question": 3})
+    inputs = {"train": ["raw/x/b.json", "raw/x/a.json"], "test": ["raw/x/a.json"]}
+    with pytest.raises(BridgeError) as info:
+        apply_rules(SimpleNamespace(NAME="x"), {"train": [], "test": [_rec("q")]}, {"test_size": 1}, counts,
+                    {"test": "x_test"}, inputs)
+    assert str(info.value) == ("x: no usable training records in raw/x/a.json, raw/x/b.json (read 7, skipped "
+                               "{'empty answer': 4, 'empty question': 3}); nothing was written")
+    with pytest.raises(BridgeError, match=r"\(read 0, skipped none\); nothing was written$"):
+        apply_rules(SimpleNamespace(NAME="x"), {"train": []}, {}, Counts(), {}, {})
+
+
+def test_leaks_removed_adds_to_the_count_of_earlier_splits():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    counts.leaks_removed = 2
+    apply_rules(SimpleNamespace(NAME="x"), {"train": [_rec("q1")], "test": [_rec("q1"), _rec("q2")]},
+                {"test_size": None}, counts, {}, {})
+    assert counts.leaks_removed == 3
+    apply_rules(SimpleNamespace(NAME="x", HELDOUT_AS_PUBLISHED=True), {"train": [_rec("q1"), _rec("q3")],
+                "test": [_rec("q1")]}, {"test_size": None}, counts, {}, {})
+    assert counts.leaks_removed == 4
+
+
+def test_a_published_held_out_set_that_is_short_says_why():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    apply_rules(SimpleNamespace(NAME="x", HELDOUT_AS_PUBLISHED=True), {"train": [_rec("q1"), _rec("q3")],
+                "test": [_rec("q1")]}, {"test_size": 3}, counts, {"test": "x_test"}, {})
+    assert counts.warnings == ["x_test has 1 records, fewer than the 3 asked (the input offers 1; 1 leaked "
+                               "record(s) removed and the unused pool could refill 0)"]
+
+
+def test_same_file_sources_borrow_with_the_conversion_seed():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules, leak_free
+
+    train = [_rec(f"t{i}") for i in range(12)]
+    source = SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True)
+    results = {}
+    for seed in (3, 4):
+        built = {"train": list(train), "test": [_rec("t0"), _rec("t1"), _rec("t2")]}
+        out = apply_rules(source, built, {"test_size": 3, "seed": seed}, Counts(), {}, {})
+        expected = leak_free(list(train), built["test"], 3, [], borrow_seed=seed)
+        assert (out["train"], out["test"]) == (expected.train, expected.test)
+        results[seed] = out["test"]
+    assert results[3] != results[4]
+    default = apply_rules(source, {"train": list(train), "test": [_rec("t0"), _rec("t1"), _rec("t2")]},
+                          {"test_size": 3}, Counts(), {}, {})
+    assert default["test"] == leak_free(list(train), [_rec("t0"), _rec("t1"), _rec("t2")], 3, [], borrow_seed=0).test
