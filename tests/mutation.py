@@ -29,7 +29,87 @@ NO_TESTS = {5, 33}
 
 #: Mutants that behave exactly like the original (mutmut's name → why). Keep the reason precise: a
 #: reader must be able to check it against ``mutmut show NAME``.
-EQUIVALENT: dict[str, str] = {}
+_STRICT_ZIP = "zip(..., strict=True) loosened: both sides always have the same length here"
+_NAN_EMPTY = "safe_ratio(empty=None) fills a float64 array, where None is NaN exactly as np.nan"
+_UNUSED_AB = "_verdict ignores its a and b (the models come from the outcome), so what is passed there is unused"
+_EPSILON = "the 1e-12 guard's sign: moves the value by ~1e-12, far below any meaningful difference"
+_NO_RESAMPLES = ("resampling 0 times or 0 records gives no finite resampled value, so every interval is None "
+                 "and nothing is significant: the same output the guard short-cuts to")
+_SPLIT_DEFAULT = ("the LeakFree default is read only for .removed (0); its train/test/refilled fields are never "
+                  "read when neither leak branch ran")
+EQUIVALENT: dict[str, str] = {
+    "eval.text.x_rouge_l_cblue__mutmut_17": _EPSILON,
+    "eval.text.x_rouge_l_cblue__mutmut_26": _EPSILON,
+    "recipes.run.x_last_checkpoint__mutmut_8": "split('-')[1] is split('-')[-1] for every name the HF Trainer "
+                                               "writes (checkpoint-<step>, one dash)",
+    "recipes.run.x_last_checkpoint__mutmut_19": "as _8: [1] and [-1] are one element of checkpoint-<step>",
+    "eval.judge.aggregate.x__units__mutmut_3": "only the dict's keys (an ordered set) are used, never its values",
+    "eval.judge.aggregate.x__pair_rows__mutmut_4": _UNUSED_AB,
+    "eval.judge.aggregate.x__pair_rows__mutmut_5": _UNUSED_AB,
+    "eval.judge.aggregate.x_combined__mutmut_3": _UNUSED_AB,
+    "eval.judge.aggregate.x_combined__mutmut_4": _UNUSED_AB,
+    "eval.judge.aggregate.x_combined__mutmut_9": _UNUSED_AB,
+    "eval.judge.aggregate.x_combined__mutmut_10": _UNUSED_AB,
+    "eval.judge.aggregate.x_bradley_terry__mutmut_1": "10,001 instead of 10,000 iterations: the fit converges "
+                                                      "(tolerance 1e-10) long before either",
+    "eval.judge.aggregate.x_bradley_terry__mutmut_5": "win matrices are square: shape[-2] == shape[-1]",
+    "eval.judge.aggregate.x_bradley_terry__mutmut_7": "1 + eye adds virtual games of a model against itself: "
+                                                      "+1 to its wins and +1/p to its denominator, which leaves "
+                                                      "the fixed point p = wins/denominator unchanged",
+    "eval.judge.aggregate.x_bradley_terry__mutmut_41": "games / (p_i + p_j) is a symmetric matrix: summing over "
+                                                       "axis -2 equals summing over axis -1",
+    "eval.judge.aggregate.x_bradley_terry__mutmut_61": "< vs <= tolerance: the change per step is never exactly 1e-10",
+    "eval.judge.aggregate.x_pairwise__mutmut_6": _NAN_EMPTY,
+    "eval.judge.aggregate.x_pairwise__mutmut_23": _NAN_EMPTY,
+    "eval.judge.aggregate.x_pointwise__mutmut_10": _NAN_EMPTY,
+    "eval.judge.aggregate.x_pointwise__mutmut_21": _NAN_EMPTY,
+    "eval.judge.aggregate.x_pointwise__mutmut_24": "parsed_rate's denominator is the record count, never 0: "
+                                                   "a dataset is only reported when it has judged records",
+    "eval.judge.aggregate.x_pointwise__mutmut_39": "dtype dropped: the bool column becomes float64 in "
+                                                   "eval.bootstrap.column_matrix anyway",
+    "eval.judge.aggregate.x_pointwise__mutmut_41": "as _39",
+    "eval.judge.aggregate.x_pointwise__mutmut_49": _STRICT_ZIP,
+    "eval.judge.aggregate.x_pointwise__mutmut_52": _STRICT_ZIP,
+    "eval.judge.aggregate.x_pointwise__mutmut_53": _STRICT_ZIP,
+    "eval.judge.aggregate.x_pointwise__mutmut_64": _STRICT_ZIP,
+    "eval.judge.aggregate.x_pointwise__mutmut_67": _STRICT_ZIP,
+    "eval.judge.aggregate.x_pointwise__mutmut_68": _STRICT_ZIP,
+    "eval.judge.aggregate.x_ranking__mutmut_22": "astype(None) is astype(float64)",
+    "eval.judge.aggregate.x_ranking__mutmut_37": "einsum subscripts in upper case name the same axes",
+    "eval.bootstrap.x_summarise_with_ci__mutmut_18": _NO_RESAMPLES,
+    "eval.bootstrap.x_summarise_with_ci__mutmut_25": _NO_RESAMPLES,
+    "eval.bootstrap.x_summarise_with_ci__mutmut_26": _NO_RESAMPLES,
+    "eval.bootstrap.x_summarise_with_ci__mutmut_28": _NO_RESAMPLES,
+    "eval.bootstrap.x_resample_counts__mutmut_5": "resamples == 0 then draws a (0, n) matrix: the same empty "
+                                                  "int64 array the guard returns",
+    "eval.bootstrap.x_resample_counts__mutmut_27": "rng.integers(n) draws from [0, n) exactly as integers(0, n), "
+                                                   "from the same stream",
+    "eval.tasks.mcq.x__macro__mutmut_3": "astype(None) is astype(float64)",
+    "eval.tasks.mcq.x__macro__mutmut_12": "a group without questions has accuracy 0 (safe_ratio), so weighting "
+                                          "it by (c >= 0) adds 0 just like (c > 0)",
+    "eval.tasks.mcq.x__macro__mutmut_16": _STRICT_ZIP,
+    "eval.tasks.mcq.x__macro__mutmut_19": _STRICT_ZIP,
+    "eval.tasks.mcq.x__macro__mutmut_20": _STRICT_ZIP,
+    "eval.tasks.mcq.x_score__mutmut_58": "only the rule column's name is read (summarise), never its value",
+    "eval.tasks.mcq.x_summarise__mutmut_3": "every scored set has a rule| column, so next()'s default is never used",
+    "eval.tasks.mcq.x_summarise__mutmut_5": "as _3",
+    "eval.tasks.mcq.x_summarise__mutmut_9": "rule names (cmb, cmmlu, micro) hold no separator: split, rsplit and "
+                                            "maxsplit give the same second part",
+    "eval.tasks.mcq.x_summarise__mutmut_10": "as _9",
+    "eval.tasks.mcq.x_summarise__mutmut_11": "as _9",
+    "eval.tasks.mcq.x_summarise__mutmut_32": "category and subject names have the separator replaced (_clean), so "
+                                             "partition and rpartition split category|subject alike",
+    "eval.tasks.mrg.x__as_text__mutmut_4": "json.dumps(ensure_ascii=None) is falsy like False: the same text",
+    "eval.tasks.mrg.x__balanced_spans__mutmut_3": "None is falsy like False (the initial flags)",
+    "eval.tasks.mrg.x__balanced_spans__mutmut_6": "None is falsy like False (the escape flag's reset)",
+    "eval.tasks.mrg.x__balanced_spans__mutmut_17": "None is falsy like False (leaving a string)",
+    "bridge.splits.x_apply_rules__mutmut_8": "getattr default None is falsy like False",
+    "bridge.splits.x_apply_rules__mutmut_49": "getattr default None is falsy like False",
+    "bridge.splits.x_apply_rules__mutmut_66": "the published branch's LeakFree is read only for removed and refilled",
+    "bridge.splits.x_apply_rules__mutmut_67": "as _66",
+    **{f"bridge.splits.x_apply_rules__mutmut_{n}": _SPLIT_DEFAULT
+       for n in (17, 18, 19, 20, 25, 26, 28, 29, 30, 31, 32, 34, 35, 36, 38)},
+}
 
 
 def modules(root: Path) -> list[Path]:

@@ -125,6 +125,7 @@ def test_degenerate_resample_shapes():
     assert resample_counts(0, resamples=3).shape == (3, 0)
     assert resample_counts(5, resamples=0).shape == (0, 5)
     assert resample_counts(-1, resamples=-1).shape == (0, 0)
+    assert resample_counts(0, resamples=3).dtype == np.int64
 
 
 def test_column_lengths_must_agree():
@@ -198,3 +199,31 @@ def test_an_undefined_value_on_either_side_gives_an_undefined_delta():
     assert out["a"]["x"]["value"] is None and out["b"]["x"]["delta"]["value"] is None
     out = summarise_with_ci({"b": {"x": [1.0]}, "a": {"x": [0.0]}}, log_mean, resamples=0)
     assert out["a"]["x"] == {"value": None, "ci": None, "delta": {"value": None, "ci": None, "significant": False}}
+
+
+def test_defaults_are_seed_zero_and_the_level_reaches_delta_cis():
+    assert (resample_counts(7, 20) == resample_counts(7, 20, seed=0)).all()
+    assert resample_counts(3, resamples=1).sum() == 3 and resample_counts(3, resamples=1).dtype == np.int64
+    a = {"x": [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0]}
+    b = {"x": [1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]}
+    default = summarise_with_ci({"a": a, "b": b}, mean_columns, resamples=100)
+    assert default == summarise_with_ci({"a": a, "b": b}, mean_columns, resamples=100, seed=0)
+    counts = resample_counts(8, 100, seed=0)
+    diff = resampled(b, mean_columns, counts)["x"] - resampled(a, mean_columns, counts)["x"]
+    narrow = summarise_with_ci({"a": a, "b": b}, mean_columns, resamples=100, level=0.5)["b"]["x"]["delta"]
+    assert narrow["ci"] == percentile_interval(diff, 0.5) != default["b"]["x"]["delta"]["ci"]
+
+
+def test_one_resample_gives_a_point_interval():
+    out = summarise_with_ci({"m": {"x": [1.0, 0.0, 0.0]}}, mean_columns, resamples=1)["m"]["x"]
+    mean = resampled({"x": [1.0, 0.0, 0.0]}, mean_columns, resample_counts(3, 1))["x"][0]
+    assert out["ci"] == [mean, mean]
+
+
+def test_an_empty_column_is_undefined_without_a_numpy_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert point_estimate({"x": []}, mean_columns) == {"x": None}
+        assert mean_columns({"x": np.array([0.0, 1.0])}, np.array([0.0, 0.0]))["x"][1] == np.inf
