@@ -313,3 +313,28 @@ def test_same_file_sources_borrow_with_the_conversion_seed():
     default = apply_rules(source, {"train": list(train), "test": [_rec("t0"), _rec("t1"), _rec("t2")]},
                           {"test_size": 3}, Counts(), {}, {})
     assert default["test"] == leak_free(list(train), [_rec("t0"), _rec("t1"), _rec("t2")], 3, [], borrow_seed=0).test
+
+
+def test_why_a_held_out_split_would_be_empty():
+    from types import SimpleNamespace
+
+    from bridge.common import MAX_TEST_SHARE, BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    def message(module, built, names, inputs):
+        with pytest.raises(BridgeError) as info:
+            apply_rules(module, built, {"test_size": 2}, Counts(), names, inputs)
+        return str(info.value)
+
+    plain, same_file = SimpleNamespace(NAME="x"), SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True)
+    leaked = {"train": [_rec("q1"), _rec("q1 ")], "test": [_rec("q1"), _rec("Q1".lower())]}
+    assert message(plain, leaked, {"test": "x_test"}, {}) == (
+        "x: the held-out split x_test would be empty (all 2 candidate(s) share their prompt with a training record "
+        "or each other); nothing was written")
+    assert message(same_file, {"train": [_rec("q1")], "test": []}, {}, {}) == (
+        f"dialog: the held-out split test would be empty (only 1 usable record(s): the held-out split takes at most "
+        f"{int(MAX_TEST_SHARE * 100)} % of them); nothing was written")
+    assert int(MAX_TEST_SHARE * 100) == 20
+    assert message(plain, {"train": [_rec("q1")], "test": []}, {"test": "x_test"},
+                   {"train": ["a.json"], "test": ["b.json", "c.json"]}) == (
+        "x: the held-out split x_test would be empty (no usable record in b.json, c.json); nothing was written")
