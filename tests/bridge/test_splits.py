@@ -338,3 +338,21 @@ def test_why_a_held_out_split_would_be_empty():
     assert message(plain, {"train": [_rec("q1")], "test": []}, {"test": "x_test"},
                    {"train": ["a.json"], "test": ["b.json", "c.json"]}) == (
         "x: the held-out split x_test would be empty (no usable record in b.json, c.json); nothing was written")
+
+
+def test_why_a_held_out_split_is_short():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()  # the source offered all it was asked for; a leak made it short
+    apply_rules(SimpleNamespace(NAME="x"), {"train": [_rec("q1")], "test": [_rec("q1"), _rec("q2")]},
+                {"test_size": 2}, counts, {"test": "x_test"}, {})
+    assert counts.warnings == ["x_test has 1 records, fewer than the 2 asked (1 leaked record(s) removed and the "
+                               "unused pool could refill 0)"]
+    counts = Counts()  # a same-file source capped the held-out share
+    apply_rules(SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True), {"train": [_rec("t1"), _rec("t2")],
+                "test": [_rec("q1")]}, {"test_size": 5, "seed": 0}, counts, {"test": "d_test"}, {})
+    assert counts.warnings == ["d_test has 1 records, fewer than the 5 asked (at most 20 % of the usable records "
+                               "are held out)"]
