@@ -99,6 +99,10 @@ EQUIVALENT: dict[str, str] = {
     "eval.tasks.mcq.x_summarise__mutmut_11": "as _9",
     "eval.tasks.mcq.x_summarise__mutmut_32": "category and subject names have the separator replaced (_clean), so "
                                              "partition and rpartition split category|subject alike",
+    "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
+    "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
+                                             "between H and XXHXX",
+    "eval.mcq_extract.x_extract_choice__mutmut_2": "for a str, a blank text reaches the same None through every rule",
     "eval.tasks.mrg.x__as_text__mutmut_4": "json.dumps(ensure_ascii=None) is falsy like False: the same text",
     "eval.tasks.mrg.x__balanced_spans__mutmut_3": "None is falsy like False (the initial flags)",
     "eval.tasks.mrg.x__balanced_spans__mutmut_6": "None is falsy like False (the escape flag's reset)",

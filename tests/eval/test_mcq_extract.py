@@ -215,3 +215,9 @@ def test_final_answer_markers_and_the_last_one():
     assert final_answer("### 答案：A\n### 答案：B") == "：B"
     assert final_answer("###答案：D") == "：D"
     assert extract_choice("<think>答案：A</think>想了想</think>答案：C", DRUGS) == "C"
+
+
+def test_joining_words_are_not_letters():
+    # "and" sits inside a letter run; its lower-case letters are never read as options, options or not.
+    assert extract_choice("答案：A and C", {}, multi=True) == "AC"
+    assert extract_choice("The answer is B and D", {}, multi=True) == "BD"
