@@ -43,6 +43,11 @@ EQUIVALENT: dict[str, str] = {
     "recipes.run.x_last_checkpoint__mutmut_8": "split('-')[1] is split('-')[-1] for every name the HF Trainer "
                                                "writes (checkpoint-<step>, one dash)",
     "recipes.run.x_last_checkpoint__mutmut_19": "as _8: [1] and [-1] are one element of checkpoint-<step>",
+    "recipes.run.x_force_refusal__mutmut_14": "read_text(encoding=None) uses the locale's encoding, UTF-8 here "
+                                               "(and on any machine medft supports: Python 3.11 on Linux, UTF-8 "
+                                               "locale); a non-UTF-8 locale would make it a real difference",
+    "recipes.run.x_force_refusal__mutmut_16": "'UTF-8' and 'utf-8' name the same codec",
+    "recipes.run.x_force_refusal__mutmut_18": "'' is no dict, exactly like None",
     "eval.judge.aggregate.x__units__mutmut_3": "only the dict's keys (an ordered set) are used, never its values",
     "eval.judge.aggregate.x__pair_rows__mutmut_4": _UNUSED_AB,
     "eval.judge.aggregate.x__pair_rows__mutmut_5": _UNUSED_AB,

@@ -226,3 +226,7 @@ def test_locate_a_path_or_a_bare_name_under_runs(runs, tmp_path, monkeypatch):
     assert str(info.value) == f"no run directory 'a/b' (looked for it as a path and under {runs})"
     with pytest.raises(run.RunDirError, match="no run directory 'missing'"):
         run.locate("missing")
+
+
+def test_a_manifest_with_just_method_and_status_is_enough(runs):
+    assert run.force_refusal(_medft_run(runs / "r", manifest={"method": "lora", "status": "failed"})) is None
