@@ -146,3 +146,96 @@ def test_requests_run_concurrently_up_to_the_limit(flaky):
     conversations = [(i, [{"role": "user", "content": f"问{i}"}]) for i in range(6)]
     remote.complete(flaky, "m", conversations, {"max_tokens": 4}, lambda i, text: replies.append(i), concurrency=3)
     assert sorted(replies) == list(range(6)) and _Flaky.most == 3
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers every chat request with a completion and keeps each request's headers; with ``redirect`` set,
+    answers 307 to another path instead; with ``delay``, answers that many seconds late."""
+
+    headers_seen: ClassVar[list] = []
+    redirect = False
+    delay = 0.0
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        cls = type(self)
+        cls.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.rfile.read(int(self.headers["content-length"]))
+        if cls.redirect and self.path.endswith("/chat/completions"):
+            self.send_response(307)
+            self.send_header("location", "/v1/elsewhere/chat/completions")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        time.sleep(cls.delay)
+        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True  # a handler still sleeping for a timed-out client does not hold up shutdown
+
+    def handle_error(self, request, client_address):
+        pass  # the timed-out client hung up: expected, not worth a traceback
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    for name in ("MEDFT_API_KEY", "OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_ADMIN_KEY",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    _Recorder.headers_seen, _Recorder.redirect, _Recorder.delay = [], False, 0.0
+    server = _QuietServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _ask(url, **kwargs):
+    replies = []
+    remote.complete(url, "m", [(0, MESSAGES)], {"max_tokens": 4}, lambda i, text: replies.append(text), **kwargs)
+    return replies
+
+
+def test_credentials_come_from_medft_api_key_only(recorder, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-secret")
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-secret")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
+    assert _ask(recorder) == ["好"]
+    sent = _Recorder.headers_seen[-1]
+    assert sent["authorization"] == "Bearer EMPTY"
+    assert not sent.get("openai-organization") and not sent.get("openai-project")
+    assert not any("secret" in value for value in sent.values()), sent
+    monkeypatch.setenv("MEDFT_API_KEY", "medft-key")
+    _ask(recorder)
+    assert _Recorder.headers_seen[-1]["authorization"] == "Bearer medft-key"
+
+
+def test_no_proxy_from_the_environment(recorder, monkeypatch):
+    # A proxy that does not exist: a client that honoured the environment could not reach the server.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    assert _ask(recorder, retries=0) == ["好"]
+
+
+def test_redirects_are_not_followed(recorder):
+    _Recorder.redirect = True
+    with pytest.raises(remote.RemoteError, match="HTTP 307"):
+        _ask(recorder, retries=0)
+    assert len(_Recorder.headers_seen) == 1, "the request went to the given endpoint only"
+
+
+def test_a_slow_answer_times_out_as_one_clear_line(recorder):
+    _Recorder.delay = 1.5
+    with pytest.raises(remote.RemoteError, match="did not answer in time"):
+        _ask(recorder, timeout=0.3, retries=0)
