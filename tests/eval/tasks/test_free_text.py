@@ -57,3 +57,18 @@ def test_permuting_records_leaves_the_scores_unchanged(pairs, rnd):
         return point_estimate(columns_of(score([p for p, _ in items], [{"output": r} for _, r in items])), O1.summarise)
 
     assert summary(shuffled) == pytest.approx(summary(pairs))
+
+
+def test_bertscore_columns_whole_and_final_answer(tiny_bert_path):
+    from eval.tasks.free_text import DIALOG
+
+    reference = "详细分析：胸痛伴大汗。\n### 答案：\n急性心肌梗死"
+    prediction = "<think>完全不同的分析过程</think>急性心肌梗死"
+    o1 = O1.bertscore([prediction, reference], [{"output": reference}] * 2, str(tiny_bert_path))
+    assert set(o1) == {"bertscore_f1", "answer_bertscore_f1"}
+    assert o1["answer_bertscore_f1"] == [pytest.approx(1.0, abs=1e-5), pytest.approx(1.0, abs=1e-5)]
+    assert o1["bertscore_f1"][0] < 1.0 - 1e-3 and o1["bertscore_f1"][1] == pytest.approx(1.0, abs=1e-5)
+    dialog = DIALOG.bertscore([prediction], [{"output": reference}], str(tiny_bert_path))
+    assert list(dialog) == ["bertscore_f1"] and dialog["bertscore_f1"] == pytest.approx(o1["bertscore_f1"][:1])
+    assert O1.bertscore.__doc__ == "BERTScore F1 of the whole answer and of the final answer."
+    assert DIALOG.bertscore.__doc__ == "BERTScore F1 of the whole answer."
