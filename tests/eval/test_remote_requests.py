@@ -153,8 +153,11 @@ class _Recorder(BaseHTTPRequestHandler):
     answers 307 to another path instead; with ``delay``, answers that many seconds late."""
 
     headers_seen: ClassVar[list] = []
+    bodies: ClassVar[list] = []
     redirect = False
     delay = 0.0
+    fail_first = 0  # answer 503 (with a two-line body) to this many requests
+    choices: ClassVar[list | None] = None  # the completion's choices, when not the default one
 
     def log_message(self, *args):
         pass
@@ -162,7 +165,15 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_POST(self):
         cls = type(self)
         cls.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
-        self.rfile.read(int(self.headers["content-length"]))
+        cls.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+        if len(cls.bodies) <= cls.fail_first:
+            body = ("第一行\n" + "长" * 400).encode()
+            self.send_response(503)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if cls.redirect and self.path.endswith("/chat/completions"):
             self.send_response(307)
             self.send_header("location", "/v1/elsewhere/chat/completions")
@@ -170,8 +181,10 @@ class _Recorder(BaseHTTPRequestHandler):
             self.end_headers()
             return
         time.sleep(cls.delay)
-        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}]}).encode()
+        choices = cls.choices if cls.choices is not None else [
+            {"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}]
+        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                           "choices": choices}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
@@ -192,7 +205,8 @@ def recorder(monkeypatch):
                  "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
                  "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    _Recorder.headers_seen, _Recorder.redirect, _Recorder.delay = [], False, 0.0
+    _Recorder.headers_seen, _Recorder.bodies, _Recorder.redirect, _Recorder.delay = [], [], False, 0.0
+    _Recorder.fail_first, _Recorder.choices = 0, None
     server = _QuietServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/v1"
@@ -239,3 +253,41 @@ def test_a_slow_answer_times_out_as_one_clear_line(recorder):
     _Recorder.delay = 1.5
     with pytest.raises(remote.RemoteError, match="did not answer in time"):
         _ask(recorder, timeout=0.3, retries=0)
+
+
+def test_the_request_carries_model_messages_and_options(recorder):
+    replies = []
+    conversations = [(3, MESSAGES), (5, [{"role": "user", "content": "问2"}])]
+    remote.complete(recorder, "served-name", conversations, {"max_tokens": 4, "temperature": 0.0},
+                    lambda i, text: replies.append((i, text)), concurrency=1)
+    assert sorted(replies) == [(3, "好"), (5, "好")]
+    assert sorted(_Recorder.bodies, key=lambda b: b["messages"][0]["content"]) == [
+        {"model": "served-name", "messages": MESSAGES, "max_tokens": 4, "temperature": 0.0},
+        {"model": "served-name", "messages": [{"role": "user", "content": "问2"}], "max_tokens": 4,
+         "temperature": 0.0}]
+
+
+@pytest.mark.parametrize("choices", [[], [{"index": 0, "message": {"role": "assistant", "content": None},
+                                          "finish_reason": "stop"}]])
+def test_an_empty_answer_is_empty_text(recorder, choices):
+    _Recorder.choices = choices
+    assert _ask(recorder) == [""]
+
+
+def test_an_error_names_the_request_and_endpoint_on_one_line(recorder):
+    _Recorder.fail_first = 1
+    with pytest.raises(remote.RemoteError) as info:
+        _ask(recorder, retries=0)
+    message = str(info.value)
+    assert message.startswith(f"request 0: {recorder} answered HTTP 503: 第一行 长长")
+    assert "\n" not in message and message.count("长") == 300 - len("第一行 ")  # the body, cut at 300 characters
+
+
+def test_a_failure_cancels_the_rest_and_raises_the_remote_error(recorder):
+    _Recorder.fail_first, _Recorder.delay = 1, 1.0
+    conversations = [(i, [{"role": "user", "content": f"问{i}"}]) for i in range(4)]
+    with pytest.raises(remote.RemoteError, match=r"^request "):
+        remote.complete(recorder, "m", conversations, {"max_tokens": 4}, lambda i, text: None, concurrency=2,
+                        retries=0)
+    time.sleep(1.2)
+    assert len(_Recorder.bodies) <= 3, "nothing more is sent once a request has failed"
