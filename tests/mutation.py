@@ -104,6 +104,12 @@ EQUIVALENT: dict[str, str] = {
     "eval.tasks.mcq.x_summarise__mutmut_11": "as _9",
     "eval.tasks.mcq.x_summarise__mutmut_32": "category and subject names have the separator replaced (_clean), so "
                                              "partition and rpartition split category|subject alike",
+    "eval.remote.x__client__mutmut_12": "admin_api_key only authenticates OpenAI's admin endpoints; medft calls "
+                                        "/models and /chat/completions, which send api_key (the test sets "
+                                        "OPENAI_ADMIN_KEY and finds it in no header)",
+    "eval.remote.x__client__mutmut_20": "as _12",
+    "eval.remote.x__client__mutmut_32": "as _12",
+    "eval.remote.x_request_key__mutmut_3": "json.dumps(ensure_ascii=None) is falsy like False: the same text",
     "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
     "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
                                              "between H and XXHXX",
