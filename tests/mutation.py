@@ -110,6 +110,33 @@ EQUIVALENT: dict[str, str] = {
     "eval.remote.x__client__mutmut_20": "as _12",
     "eval.remote.x__client__mutmut_32": "as _12",
     "eval.remote.x_request_key__mutmut_3": "json.dumps(ensure_ascii=None) is falsy like False: the same text",
+    "bridge.splits.x__text__mutmut_3": "str(s) is s for a str",
+    "bridge.splits.x__text__mutmut_4": "str(s) is s for a str (None is handled before)",
+    "bridge.splits.x_apply_rules__mutmut_154": "int(0.2 * 101) == int(0.2 * 100) == 20",
+    "bridge.splits.x_apply_rules__mutmut_194": "int(0.2 * 101) == int(0.2 * 100) == 20",
+    "bridge.splits.x_apply_rules__mutmut_210": "the warning fires only when the split is short, and then a reason "
+                                               "always exists (asked for fewer, or leaks removed): the fallback "
+                                               "text is never shown",
+    "bridge.splits.x_apply_rules__mutmut_211": "as _210",
+    "bridge.splits.x_leak_free__mutmut_35": "with len(kept) == target the borrowing loop breaks before moving anything",
+    "bridge.splits.x_leak_free__mutmut_52": "a borrowed prompt occurs once in training (train_count == 1), so it "
+                                            "cannot come up twice whatever `seen` holds",
+    "eval.bootstrap.x_column_matrix__mutmut_14": "np.zeros is float64 by default",
+    "eval.bootstrap.x_column_matrix__mutmut_16": "np.zeros is float64 by default",
+    "eval.bootstrap.x_column_matrix__mutmut_20": "the values are cast to the float64 matrix on assignment anyway",
+    "eval.bootstrap.x_column_matrix__mutmut_22": "as _20",
+    "eval.bootstrap.x_resample_counts__mutmut_3": "n == 0 then draws a (resamples, 0) matrix: the same empty int64 "
+                                                  "array the guard returns",
+    "eval.bootstrap.x_resampled__mutmut_4": "astype(None) is astype(float64)",
+    "eval.bootstrap.x_resampled__mutmut_6": "astype(None) is astype(float64)",
+    "eval.bootstrap.x_resampled__mutmut_14": "summaries return float64 arrays: asarray without dtype is the same",
+    "eval.bootstrap.x_resampled__mutmut_16": "as _14",
+    **{f"eval.bootstrap.x_safe_ratio__mutmut_{n}": "np.divide writes into the float64 `out` whatever the inputs' "
+                                                   "dtype, and every caller's `empty` is a float"
+       for n in (4, 6, 8, 10, 14, 17)},
+    "eval.judge.parse.x_parse_winner__mutmut_17": "with IGNORECASE, WINNER and A-ZA-Z match what winner and A-Za-z do",
+    "eval.text.x_lcs_length__mutmut_1": "with one side empty the bit-parallel loop returns 0 anyway",
+    "eval.mcq_extract.x_extract_choice__mutmut_48": "set('XXABCDEFGHXX') adds only X, which no A-H pattern captures",
     "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
     "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
                                              "between H and XXHXX",

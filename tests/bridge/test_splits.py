@@ -356,3 +356,39 @@ def test_why_a_held_out_split_is_short():
                 "test": [_rec("q1")]}, {"test_size": 5, "seed": 0}, counts, {"test": "d_test"}, {})
     assert counts.warnings == ["d_test has 1 records, fewer than the 5 asked (at most 20 % of the usable records "
                                "are held out)"]
+
+
+def test_prompt_key_of_odd_records():
+    from bridge.splits import prompt_key
+
+    assert prompt_key({"instruction": "问", "input": None}) == prompt_key({"instruction": "问"}) == "问"
+    assert prompt_key({"instruction": 5, "input": ""}) == "5"
+    assert prompt_key({"input": "只有输入"}) == "只有输入"
+    turns = [{"from": "human", "value": "问一"}, {"from": "gpt", "value": "答一"}, {"from": "human", "value": "问二"},
+             {"from": "gpt", "value": "答二"}]
+    assert prompt_key({"conversations": turns}) == "问一\u241e答一\u241e问二"
+    assert prompt_key({"messages": ["问", "答"]}) == "问"
+    assert prompt_key({"instruction": "问", "input": "", "conversations": turns}) == "问"  # alpaca wins
+
+
+def test_leak_free_counts_every_refill_pool_and_borrowed():
+    from bridge.splits import leak_free
+
+    train = [_rec(f"t{i}") for i in range(5)]
+    assert leak_free(train, [], 2, [], borrow_seed=0).refilled == 2
+    mixed = leak_free(train, [], 3, [_rec("p1")], borrow_seed=0)
+    assert mixed.refilled == 3 and len(mixed.test) == 3 and len(mixed.train) == 3
+
+
+def test_messages_with_default_names():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    with pytest.raises(BridgeError) as info:
+        apply_rules(SimpleNamespace(NAME="x"), {"test": []}, {}, Counts(), {}, {})
+    assert str(info.value) == "x: the held-out split test would be empty (no usable record in ); nothing was written"
+    counts = Counts()
+    apply_rules(SimpleNamespace(NAME="x"), {"test": [_rec("q")]}, {"test_size": 3}, counts, {}, {})
+    assert counts.warnings == ["test has 1 records, fewer than the 3 asked (the input offers 1)"]

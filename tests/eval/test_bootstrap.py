@@ -227,3 +227,15 @@ def test_an_empty_column_is_undefined_without_a_numpy_warning():
         warnings.simplefilter("error")
         assert point_estimate({"x": []}, mean_columns) == {"x": None}
         assert mean_columns({"x": np.array([0.0, 1.0])}, np.array([0.0, 0.0]))["x"][1] == np.inf
+
+
+def test_safe_ratio_broadcasts_scalars_either_side():
+    from eval.bootstrap import safe_ratio
+
+    assert safe_ratio(np.array([1.0, 2.0, 3.0]), 2.0).tolist() == [0.5, 1.0, 1.5]
+    assert safe_ratio(2.0, np.array([1.0, 4.0, 0.0])).tolist() == [2.0, 0.5, 0.0]
+
+
+def test_no_columns_means_no_records():
+    assert point_estimate({}, lambda sums, n: {"n": n}) == {"n": 0.0}
+    assert resample_counts(-1, resamples=3).shape == (3, 0)

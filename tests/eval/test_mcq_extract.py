@@ -221,3 +221,15 @@ def test_joining_words_are_not_letters():
     # "and" sits inside a letter run; its lower-case letters are never read as options, options or not.
     assert extract_choice("答案：A and C", {}, multi=True) == "AC"
     assert extract_choice("The answer is B and D", {}, multi=True) == "BD"
+
+
+def test_option_letters_up_to_h_and_only_the_options():
+    eight = {letter: f"选项{letter}" for letter in "ABCDEFGH"}
+    assert extract_choice("答案：GH", eight, multi=True) == "GH"
+    assert extract_choice("F", TB) is None  # TB has options A-E only: a leading F is no answer
+    assert extract_choice("可能是 C 吧", {}) == "C"  # no options: any letter A-H standing alone
+
+
+def test_the_slack_beside_option_texts_is_six_characters():
+    assert extract_choice("发热、咳嗽，症状很常见呢", SYMPTOMS, multi=True) == "AB"      # 6 characters besides
+    assert extract_choice("发热、咳嗽，这些症状很常见", SYMPTOMS, multi=True) is None  # 7

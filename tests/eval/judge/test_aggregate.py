@@ -250,3 +250,13 @@ def test_pointwise_seed_resamples_and_level_reach_the_intervals():
     assert default["ci"][0] < narrow["ci"][0] and narrow["ci"][1] < default["ci"][1]
     none = pointwise(outcomes, ["m"], ["accuracy"], resamples=0)["d"]["models"]["m"]["metrics"]["accuracy"]
     assert none == {"value": 3.0, "ci": None}
+
+
+def test_ranking_default_seed_is_zero():
+    from eval.judge.aggregate import ranking
+
+    outcomes, units = _mixed(), [("d", i) for i in range(12)]
+    assert ranking(outcomes, ["a", "b", "c"], units, resamples=50) == ranking(
+        outcomes, ["a", "b", "c"], units, resamples=50, seed=0)
+    assert ranking(outcomes, ["a", "b", "c"], units, resamples=50) != ranking(
+        outcomes, ["a", "b", "c"], units, resamples=50, seed=1)
