@@ -137,6 +137,9 @@ EQUIVALENT: dict[str, str] = {
     "eval.judge.parse.x_parse_winner__mutmut_17": "with IGNORECASE, WINNER and A-ZA-Z match what winner and A-Za-z do",
     "eval.text.x_lcs_length__mutmut_1": "with one side empty the bit-parallel loop returns 0 anyway",
     "eval.mcq_extract.x_extract_choice__mutmut_48": "set('XXABCDEFGHXX') adds only X, which no A-H pattern captures",
+    **{f"eval.tasks.mrg.x_bertscore__mutmut_{n}": "zip(present, scores, strict=...) loosened: bertscore_f1 returns "
+                                                  "one score per candidate, as many as `present` holds"
+       for n in (33, 36, 43)},
     "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
     "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
                                              "between H and XXHXX",

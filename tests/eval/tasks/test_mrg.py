@@ -178,6 +178,17 @@ def test_bertscore_per_section_best_reference_and_missing_sections(tiny_bert_pat
         assert columns[f"{section}_bertscore_f1"] == [0.0, 0.0]
     assert columns["bertscore_f1"] == [pytest.approx(2 / 6, abs=1e-5), 0.0]
     assert set(columns) == {"bertscore_f1"} | {f"{s}_bertscore_f1" for s in MRG_SECTIONS}
+    # Each record averages its own six slots: one section right, then two.
+    one = json.dumps({"主诉": REPORT_A["主诉"]}, ensure_ascii=False)
+    two = json.dumps({"主诉": REPORT_A["主诉"], "诊断": "小儿腹泻"}, ensure_ascii=False)
+    per_record = bertscore([one, two], [RECORD, RECORD], str(tiny_bert_path))["bertscore_f1"]
+    assert per_record == [pytest.approx(1 / 6, abs=1e-5), pytest.approx(2 / 6, abs=1e-5)]
+    # A section the reference lacks is compared with an empty text, which scores 0.
+    lacking = {"output": "", "references": [{"主诉": "腹泻三天。"}]}
+    assert bertscore([json.dumps({"建议": "补液。"}, ensure_ascii=False)], [lacking],
+                     str(tiny_bert_path))["建议_bertscore_f1"] == [0.0]
+    with pytest.raises(ValueError):
+        bertscore([one, two], [RECORD], str(tiny_bert_path))
 
 
 REPORT_TEXT = st.text(alphabet="发热咳嗽三天腹泻。无", min_size=1, max_size=12)
