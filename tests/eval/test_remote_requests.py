@@ -13,7 +13,8 @@ import pytest
 from eval import remote
 from eval.predict import GenerationSettings
 
-GREEDY = remote.request_options(GenerationSettings(max_new_tokens=8))
+#: A literal, not request_options(...): a value computed at import would hide its mutants (mutmut forks later).
+GREEDY = {"max_tokens": 8, "temperature": 0.0}
 MESSAGES = [{"role": "user", "content": "问"}]
 
 
@@ -33,7 +34,7 @@ def test_messages_join_instruction_and_input_and_keep_history_and_system():
 
 
 def test_request_options_greedy_sampled_and_repetition_penalty():
-    assert GREEDY == {"max_tokens": 8, "temperature": 0.0}
+    assert remote.request_options(GenerationSettings(max_new_tokens=8)) == GREEDY
     sampled = remote.request_options(GenerationSettings(max_new_tokens=5, do_sample=True, temperature=0.7,
                                                         top_p=0.9, seed=3, repetition_penalty=1.2))
     assert sampled == {"max_tokens": 5, "temperature": 0.7, "top_p": 0.9, "seed": 3,
