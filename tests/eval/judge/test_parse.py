@@ -114,3 +114,12 @@ def test_nothing_to_score_or_not_text_is_none():
 @pytest.mark.parametrize("reply", ["Winner: B", "winner: b", 'WINNER: "b"'])
 def test_a_plain_winner_line_in_any_case(reply):
     assert parse_winner(reply) == "B"
+
+
+def test_the_scan_goes_on_after_text_that_is_not_json():
+    # Float scores, so the "名称：4" line reading cannot rescue a scan that stopped early.
+    verdict = json.dumps({**{k: float(v) for k, v in zip(KEYS, [4, 5, 3, 4, 2], strict=True)}, "meta": {"x": 1}})
+    expected = dict(zip(KEYS, [4, 5, 3, 4, 2], strict=True))
+    assert parse_scores("{" + verdict, DIMENSIONS) == expected          # a stray brace right before
+    assert parse_scores("{坏的 { 也坏 " + verdict, DIMENSIONS) == expected  # two broken starts
+    assert parse_scores('{"note": 1} ' + verdict, DIMENSIONS) == expected  # an object without scores first
