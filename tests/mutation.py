@@ -140,6 +140,17 @@ EQUIVALENT: dict[str, str] = {
     **{f"eval.tasks.mrg.x_bertscore__mutmut_{n}": "zip(present, scores, strict=...) loosened: bertscore_f1 returns "
                                                   "one score per candidate, as many as `present` holds"
        for n in (33, 36, 43)},
+    "eval.judge.parse.x_parse_winner__mutmut_16": "with IGNORECASE, a-za-z matches what A-Za-z does",
+    "eval.remote.x__client__mutmut_2": "httpx reads trust_env as a truth value: None is False",
+    "eval.remote.x__client__mutmut_3": "httpx reads follow_redirects as a truth value: None is False",
+    "eval.remote.x__client__mutmut_4": "the timeout is given twice, to httpx and to the openai client, which passes "
+                                       "its own with every request: dropping either one changes nothing",
+    "eval.remote.x__client__mutmut_7": "as _4",
+    "eval.remote.x__client__mutmut_23": "as _4 (without its own, the openai client takes the httpx client's timeout)",
+    **{f"eval.remote.x__complete_all__mutmut_{n}": "cleanup after a failure: gather re-raises the failed request's "
+                                                   "RemoteError either way, and asyncio.run awaits the cancelled "
+                                                   "tasks on exit (test_a_failure_cancels_the_rest_... sees the same)"
+       for n in (33, 34, 35, 36)},
     "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
     "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
                                              "between H and XXHXX",
