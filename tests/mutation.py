@@ -151,6 +151,16 @@ EQUIVALENT: dict[str, str] = {
                                                    "RemoteError either way, and asyncio.run awaits the cancelled "
                                                    "tasks on exit (test_a_failure_cancels_the_rest_... sees the same)"
        for n in (33, 34, 35, 36)},
+    "eval.cblue.x__f__mutmut_5": "a side without n-grams has no overlap either, so recall is 0 and F is 0 whatever "
+                                 "the precision",
+    "eval.cblue.x__f__mutmut_10": "as _5, with the sides swapped",
+    "eval.cblue.x_lcs_tokens__mutmut_2": "with one side empty the while loop never runs: [] either way",
+    "eval.cblue.x_lcs_tokens__mutmut_20": "table() masks each column to its low i <= n bits, so bits above n in "
+                                          "`full` are never read",
+    "eval.cblue.x_lcs_tokens__mutmut_21": "as _20",
+    "eval.cblue.x_lcs_tokens__mutmut_39": "table(0, j) and table(i, 0) are 0 by the formula too (column 0 is all "
+                                          "ones, and a 0-bit mask counts nothing)",
+    "eval.cblue.x_lcs_tokens__mutmut_46": "as _39",
     "eval.mcq_extract.x__by_option_text__mutmut_36": "a leftover NUL is removed by _FILLER's \\W anyway",
     "eval.mcq_extract.x__letters__mutmut_6": "runs hold only A-H and separators (regex RUN), so no letter lies "
                                              "between H and XXHXX",
