@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	control-model parity audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover
+	control-model parity audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover mutation
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -187,6 +187,18 @@ FUZZ_EXAMPLES ?=
 fuzz: install ## Property-based tests only, with many more generated examples (FUZZ_EXAMPLES=N to set how many)
 	OMP_NUM_THREADS=$(TEST_THREADS) HYPOTHESIS_PROFILE=fuzz $(if $(FUZZ_EXAMPLES),MEDFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)) \
 	  $(BIN)/pytest -n 2 -m property $(PYTEST_ARGS)
+
+# Mutation testing (TESTING.md): mutmut mutates the verdict and safety modules listed in pyproject's
+# [tool.mutmut] and runs each mutant against the tests that reach it. Incremental: results live in mutants/
+# and only changed functions are re-run; survivors are re-run every time, since new tests may kill them.
+MUTATION_JOBS ?= 2
+mutation: install ## Mutation testing of the verdict and safety modules (mutmut, incremental): scores in reports/mutation/
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	@again="$$($(PY) -m tests.mutation --survivors)"; if [ -n "$$again" ]; then \
+	  echo "medft: re-running $$(echo $$again | wc -w) surviving mutants against the current tests"; \
+	  OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $$again; fi
+	$(PY) -m tests.mutation
 
 lint: install ## ruff check (style + imports)
 	$(BIN)/ruff check .

@@ -343,6 +343,7 @@ def complete(
                                   on_result, on_status))
 
 
+# pragma: no mutate block
 def generate(
     spec: ModelSpec,
     records: Sequence[dict],

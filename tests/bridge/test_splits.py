@@ -221,3 +221,174 @@ def test_a_benchmark_keeps_its_held_out_set_as_published():
     assert result["test"] == built["test"], "duplicates and all: the benchmark's own questions"
     assert result["train"] == [rec("q1"), rec("q3")] and counts.leaks_removed == 1
     assert result["dev"] == built["dev"]
+
+
+def test_a_source_with_only_a_held_out_split_gets_the_held_out_checks():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    exam = SimpleNamespace(NAME="exam")
+    names = {"test": "med_exam_test"}
+    with pytest.raises(BridgeError) as info:
+        apply_rules(exam, {"test": []}, {"test_size": 5}, Counts(), names, {"test": ["raw/exam/test.csv"]})
+    assert str(info.value) == ("exam: the held-out split med_exam_test would be empty (no usable record in "
+                               "raw/exam/test.csv); nothing was written")
+    counts = Counts()
+    short = [{"instruction": "q1", "input": "", "output": "A"}]
+    assert apply_rules(exam, {"test": short}, {"test_size": 5}, counts, names, {}) == {"test": short}
+    assert counts.warnings == ["med_exam_test has 1 records, fewer than the 5 asked (the input offers 1)"]
+    assert counts.leaks_removed == 0
+
+
+def _rec(prompt):
+    return {"instruction": prompt, "input": "", "output": "A"}
+
+
+def test_an_empty_training_split_is_an_error_naming_the_files_and_counts():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    counts.read = 7
+    counts.skipped.update({"empty answer": 4, "empty question": 3})
+    inputs = {"train": ["raw/x/b.json", "raw/x/a.json"], "test": ["raw/x/a.json"]}
+    with pytest.raises(BridgeError) as info:
+        apply_rules(SimpleNamespace(NAME="x"), {"train": [], "test": [_rec("q")]}, {"test_size": 1}, counts,
+                    {"test": "x_test"}, inputs)
+    assert str(info.value) == ("x: no usable training records in raw/x/a.json, raw/x/b.json (read 7, skipped "
+                               "{'empty answer': 4, 'empty question': 3}); nothing was written")
+    with pytest.raises(BridgeError, match=r"\(read 0, skipped none\); nothing was written$"):
+        apply_rules(SimpleNamespace(NAME="x"), {"train": []}, {}, Counts(), {}, {})
+
+
+def test_leaks_removed_adds_to_the_count_of_earlier_splits():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    counts.leaks_removed = 2
+    apply_rules(SimpleNamespace(NAME="x"), {"train": [_rec("q1")], "test": [_rec("q1"), _rec("q2")]},
+                {"test_size": None}, counts, {}, {})
+    assert counts.leaks_removed == 3
+    apply_rules(SimpleNamespace(NAME="x", HELDOUT_AS_PUBLISHED=True), {"train": [_rec("q1"), _rec("q3")],
+                "test": [_rec("q1")]}, {"test_size": None}, counts, {}, {})
+    assert counts.leaks_removed == 4
+
+
+def test_a_published_held_out_set_that_is_short_says_why():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()
+    apply_rules(SimpleNamespace(NAME="x", HELDOUT_AS_PUBLISHED=True), {"train": [_rec("q1"), _rec("q3")],
+                "test": [_rec("q1")]}, {"test_size": 3}, counts, {"test": "x_test"}, {})
+    assert counts.warnings == ["x_test has 1 records, fewer than the 3 asked (the input offers 1; 1 leaked "
+                               "record(s) removed and the unused pool could refill 0)"]
+
+
+def test_same_file_sources_borrow_with_the_conversion_seed():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules, leak_free
+
+    train = [_rec(f"t{i}") for i in range(12)]
+    source = SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True)
+    results = {}
+    for seed in (3, 4):
+        built = {"train": list(train), "test": [_rec("t0"), _rec("t1"), _rec("t2")]}
+        out = apply_rules(source, built, {"test_size": 3, "seed": seed}, Counts(), {}, {})
+        expected = leak_free(list(train), built["test"], 3, [], borrow_seed=seed)
+        assert (out["train"], out["test"]) == (expected.train, expected.test)
+        results[seed] = out["test"]
+    assert results[3] != results[4]
+    default = apply_rules(source, {"train": list(train), "test": [_rec("t0"), _rec("t1"), _rec("t2")]},
+                          {"test_size": 3}, Counts(), {}, {})
+    assert default["test"] == leak_free(list(train), [_rec("t0"), _rec("t1"), _rec("t2")], 3, [], borrow_seed=0).test
+
+
+def test_why_a_held_out_split_would_be_empty():
+    from types import SimpleNamespace
+
+    from bridge.common import MAX_TEST_SHARE, BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    def message(module, built, names, inputs):
+        with pytest.raises(BridgeError) as info:
+            apply_rules(module, built, {"test_size": 2}, Counts(), names, inputs)
+        return str(info.value)
+
+    plain, same_file = SimpleNamespace(NAME="x"), SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True)
+    leaked = {"train": [_rec("q1"), _rec("q1 ")], "test": [_rec("q1"), _rec("Q1".lower())]}
+    assert message(plain, leaked, {"test": "x_test"}, {}) == (
+        "x: the held-out split x_test would be empty (all 2 candidate(s) share their prompt with a training record "
+        "or each other); nothing was written")
+    assert message(same_file, {"train": [_rec("q1")], "test": []}, {}, {}) == (
+        f"dialog: the held-out split test would be empty (only 1 usable record(s): the held-out split takes at most "
+        f"{int(MAX_TEST_SHARE * 100)} % of them); nothing was written")
+    assert int(MAX_TEST_SHARE * 100) == 20
+    assert message(plain, {"train": [_rec("q1")], "test": []}, {"test": "x_test"},
+                   {"train": ["a.json"], "test": ["b.json", "c.json"]}) == (
+        "x: the held-out split x_test would be empty (no usable record in b.json, c.json); nothing was written")
+
+
+def test_why_a_held_out_split_is_short():
+    from types import SimpleNamespace
+
+    from bridge.common import Counts
+    from bridge.splits import apply_rules
+
+    counts = Counts()  # the source offered all it was asked for; a leak made it short
+    apply_rules(SimpleNamespace(NAME="x"), {"train": [_rec("q1")], "test": [_rec("q1"), _rec("q2")]},
+                {"test_size": 2}, counts, {"test": "x_test"}, {})
+    assert counts.warnings == ["x_test has 1 records, fewer than the 2 asked (1 leaked record(s) removed and the "
+                               "unused pool could refill 0)"]
+    counts = Counts()  # a same-file source capped the held-out share
+    apply_rules(SimpleNamespace(NAME="dialog", SAME_FILE_SPLIT=True), {"train": [_rec("t1"), _rec("t2")],
+                "test": [_rec("q1")]}, {"test_size": 5, "seed": 0}, counts, {"test": "d_test"}, {})
+    assert counts.warnings == ["d_test has 1 records, fewer than the 5 asked (at most 20 % of the usable records "
+                               "are held out)"]
+
+
+def test_prompt_key_of_odd_records():
+    from bridge.splits import prompt_key
+
+    assert prompt_key({"instruction": "问", "input": None}) == prompt_key({"instruction": "问"}) == "问"
+    assert prompt_key({"instruction": 5, "input": ""}) == "5"
+    assert prompt_key({"input": "只有输入"}) == "只有输入"
+    turns = [{"from": "human", "value": "问一"}, {"from": "gpt", "value": "答一"}, {"from": "human", "value": "问二"},
+             {"from": "gpt", "value": "答二"}]
+    assert prompt_key({"conversations": turns}) == "问一\u241e答一\u241e问二"
+    assert prompt_key({"messages": ["问", "答"]}) == "问"
+    assert prompt_key({"instruction": "问", "input": "", "conversations": turns}) == "问"  # alpaca wins
+
+
+def test_leak_free_counts_every_refill_pool_and_borrowed():
+    from bridge.splits import leak_free
+
+    train = [_rec(f"t{i}") for i in range(5)]
+    assert leak_free(train, [], 2, [], borrow_seed=0).refilled == 2
+    mixed = leak_free(train, [], 3, [_rec("p1")], borrow_seed=0)
+    assert mixed.refilled == 3 and len(mixed.test) == 3 and len(mixed.train) == 3
+
+
+def test_messages_with_default_names():
+    from types import SimpleNamespace
+
+    from bridge.common import BridgeError, Counts
+    from bridge.splits import apply_rules
+
+    with pytest.raises(BridgeError) as info:
+        apply_rules(SimpleNamespace(NAME="x"), {"test": []}, {}, Counts(), {}, {})
+    assert str(info.value) == "x: the held-out split test would be empty (no usable record in ); nothing was written"
+    counts = Counts()
+    apply_rules(SimpleNamespace(NAME="x"), {"test": [_rec("q")]}, {"test_size": 3}, counts, {}, {})
+    assert counts.warnings == ["test has 1 records, fewer than the 3 asked (the input offers 1)"]

@@ -93,3 +93,16 @@ def test_long_reports_do_not_recurse():
     assert len(lcs_tokens(list(long_text), list(long_text))) == len(long_text)
     assert dialogue_scores({"现病史": long_text}, [{"现病史": long_text}])[0] == pytest.approx(1.0, abs=1e-7)
     assert linearise({"a": "1", "b": "2"}) == "a：1b：2"
+
+
+def test_empty_sides_by_rule():
+    from eval.cblue import EmptyReport, rouge_n, rouge_scores
+
+    assert dialogue_scores({"主诉": "腹泻"}, []) == (0.0, 0.0, 0.0)  # no reference report: 0, as the script
+    with pytest.raises(EmptyReport, match=r"^hypothesis is empty$"):
+        rouge_scores("", "主诉：腹泻")
+    with pytest.raises(EmptyReport, match=r"^reference is empty$"):
+        rouge_scores("主诉：腹泻", "")
+    assert rouge_n([["主"]], [["主", "诉"]], 2) == 0.0  # no bigram on one side: 0, not a division error
+    assert rouge_n([["主", "诉"]], [["主"]], 2) == 0.0
+    assert sentences(".主诉") == [["主", "诉"]]  # a leading "." leaves an empty first piece, skipped

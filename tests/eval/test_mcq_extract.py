@@ -147,3 +147,93 @@ def test_option_text_names_its_letter(question):
     options, _ = question
     for letter, text in options.items():
         assert extract_choice(text, options) == letter
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("答案：A。不对，再想想，答案：C", "C"),                     # the last statement wins
+    ("答案是B，但最终答案是D", "D"),
+    ("选A？不，应选C。", "C"),
+    ("A项正确？复核后C项正确", "C"),
+])
+def test_the_last_statement_wins(text, expected):
+    assert extract_choice(text, DRUGS) == expected
+
+
+def test_statement_kinds_are_tried_in_order():
+    # An explicit 答案 statement beats a later 选 statement and a later "X项正确".
+    assert extract_choice("答案：B。有人会选D", DRUGS) == "B"
+    assert extract_choice("故选B。D项正确的说法不成立", DRUGS) == "B"
+
+
+def test_the_longest_option_text_is_matched_first():
+    options = {"A": "肺结核", "B": "继发性肺结核", "C": "肺炎"}
+    assert extract_choice("继发性肺结核", options) == "B"
+    assert extract_choice("肺结核", options) == "A"
+    assert extract_choice("继发性肺结核和肺炎", options, multi=True) == "BC"
+
+
+def test_several_letters_on_a_single_answer_question():
+    # Rule 5 (letters standing alone) needs exactly one letter on a single-answer question ...
+    assert extract_choice("可能是 A 也可能是 C", SYMPTOMS) is None
+    assert extract_choice("可能是 A 也可能是 C", SYMPTOMS, multi=True) == "AC"
+    # ... rule 4 (option texts) likewise: two named options are no answer to a single-answer question
+    assert extract_choice("发热、咳嗽", SYMPTOMS) is None
+    assert extract_choice("发热、咳嗽", SYMPTOMS, multi=True) == "AB"
+    # ... but one option named inside a longer sentence still is.
+    assert extract_choice("根据病史和体征，本例最符合的表现应当考虑咯血", SYMPTOMS) == "D"
+    # A long sentence naming several options is no answer even to a multi-answer question.
+    assert extract_choice("患者可出现发热，也可有咳嗽，需要结合影像学进一步检查判断", SYMPTOMS, multi=True) is None
+    # An explicit statement may give several letters whatever the question type.
+    assert extract_choice("答案：AC", SYMPTOMS) == "AC"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("CT", None), ("B超", None), ("ACE抑制剂", None), ("DNA", None),  # letters inside words
+    ("查CT", None), ("做B超", None),
+    ("A型血", None),
+])
+def test_a_letter_inside_a_word_is_not_an_answer(text, expected):
+    assert extract_choice(text, {"A": "一", "B": "二", "C": "三", "D": "四", "E": "五"}) == expected
+
+
+@pytest.mark.parametrize("ending", ["", "。", ".", " ", "，", "、", ";", "：", "!", "？", ")", "】", "选项", "项", "是",
+                                    "为", "正确", "对", "两项"])
+def test_end_of_answer_words(ending):
+    assert extract_choice("C" + ending, DRUGS) == "C"
+
+
+@pytest.mark.parametrize("word", ["超", "型", "T", "c", "1"])
+def test_a_letter_followed_by_a_word_is_not_an_answer(word):
+    assert extract_choice("C" + word, DRUGS) is None
+
+
+def test_only_the_options_letters_count_and_full_width_is_folded():
+    assert extract_choice("答案：E", {"A": "一", "B": "二"}) is None
+    assert extract_choice("答案：ＢＥ", {"A": "一", "B": "二"}) == "B"
+    assert extract_choice("E", {}) == "E"  # no options given: any letter A–H
+    assert extract_choice("答案：H", {}) == "H"
+
+
+def test_final_answer_markers_and_the_last_one():
+    assert final_answer("<think>答案：A</think>想了想</think>C") == "C"
+    assert final_answer("### 答案：A\n### 答案：B") == "：B"
+    assert final_answer("###答案：D") == "：D"
+    assert extract_choice("<think>答案：A</think>想了想</think>答案：C", DRUGS) == "C"
+
+
+def test_joining_words_are_not_letters():
+    # "and" sits inside a letter run; its lower-case letters are never read as options, options or not.
+    assert extract_choice("答案：A and C", {}, multi=True) == "AC"
+    assert extract_choice("The answer is B and D", {}, multi=True) == "BD"
+
+
+def test_option_letters_up_to_h_and_only_the_options():
+    eight = {letter: f"选项{letter}" for letter in "ABCDEFGH"}
+    assert extract_choice("答案：GH", eight, multi=True) == "GH"
+    assert extract_choice("F", TB) is None  # TB has options A-E only: a leading F is no answer
+    assert extract_choice("可能是 C 吧", {}) == "C"  # no options: any letter A-H standing alone
+
+
+def test_the_slack_beside_option_texts_is_six_characters():
+    assert extract_choice("发热、咳嗽，症状很常见呢", SYMPTOMS, multi=True) == "AB"      # 6 characters besides
+    assert extract_choice("发热、咳嗽，这些症状很常见", SYMPTOMS, multi=True) is None  # 7

@@ -123,3 +123,140 @@ def test_a_clean_sweep_still_gets_a_finite_rating():
 def test_aggregation_is_deterministic():
     outcomes = _tournament(["a", "b", "c"], 5)
     assert pairwise(outcomes, ["a", "b", "c"], seed=7) == pairwise(outcomes, ["a", "b", "c"], seed=7)
+
+
+def test_win_matrices_count_wins_one_and_ties_half_each():
+    from eval.judge.aggregate import win_matrices
+
+    outcomes = [_outcome(("a", "b"), "A", 0), _outcome(("b", "a"), "B", 0),      # a beats b
+                _outcome(("a", "c"), "tie", 0), _outcome(("c", "a"), "tie", 0),  # a ties c
+                _outcome(("b", "c"), "B", 0), _outcome(("c", "b"), "A", 0),      # c beats b
+                _outcome(("a", "b"), "A", 1), _outcome(("b", "a"), "A", 1)]      # position bias: a tie
+    wins = win_matrices(outcomes, ["a", "b", "c"], [("d", 0), ("d", 1)])
+    assert wins[0].tolist() == [[0.0, 1.0, 0.5], [0.0, 0.0, 0.0], [0.5, 1.0, 0.0]]
+    assert wins[1].tolist() == [[0.0, 0.5, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 0.0]]  # a-c, b-c unjudged: 0
+
+
+def test_bradley_terry_prior_is_one_virtual_tie_per_pair():
+    # A 5–0 sweep plus one virtual tie (half a win each way): odds (5 + 0.5) / 0.5 = 11.
+    p = bradley_terry(np.array([[0.0, 5.0], [0.0, 0.0]]))
+    assert p[0] / p[1] == pytest.approx(11.0)
+    assert p[0] * p[1] == pytest.approx(1.0), "geometric mean 1"
+    p = bradley_terry(np.array([[0.0, 5.0], [0.0, 0.0]]), prior_ties=2.0)
+    assert p[0] / p[1] == pytest.approx(6.0)
+
+
+def test_bradley_terry_ties_alone_mean_equal_strengths():
+    tied = np.array([[0.0, 2.0, 1.0], [2.0, 0.0, 3.0], [1.0, 3.0, 0.0]])
+    assert bradley_terry(tied) == pytest.approx(np.ones(3))
+
+
+def test_bradley_terry_normalises_each_resample_on_its_own_and_any_leading_axes():
+    strengths = np.array([4.0, 2.0, 1.0])
+    clear = 60.0 * strengths[:, None] / (strengths[:, None] + strengths[None, :]) * (1 - np.eye(3))
+    even = 10.0 * (1 - np.eye(3))
+    one_by_one = [bradley_terry(clear), bradley_terry(even)]
+    stacked = bradley_terry(np.stack([clear, even]))
+    for row, single in zip(stacked, one_by_one, strict=True):
+        assert row == pytest.approx(single)
+        assert np.exp(np.log(row).mean()) == pytest.approx(1.0)
+    grid = bradley_terry(np.stack([clear, even])[None, :, :, :].repeat(2, axis=0))  # shape (2, 2, 3, 3)
+    assert grid.shape == (2, 2, 3) and grid[1, 0] == pytest.approx(one_by_one[0])
+
+
+def test_a_missing_judgement_is_unparsed_not_an_error():
+    assert combined(None, _outcome(("b", "a"), "A"), "a", "b") == (None, False)
+    assert combined(_outcome(("a", "b"), "A"), None, "a", "b") == (None, False)
+
+
+def test_pairwise_counts_unparsed_apart_from_inconsistent_and_reports_comparisons():
+    verdicts = [("A", "B"), ("B", "A"), ("A", "A"), ("tie", "tie"), ("tie", "tie"), (None, "A"), ("A", None)]
+    outcomes = []
+    for i, (first, swapped) in enumerate(verdicts):
+        outcomes += [_outcome(("a", "b"), first, i), _outcome(("b", "a"), swapped, i)]
+    entry = pairwise(outcomes, ["a", "b"], resamples=0)["d"]
+    pair = entry["pairs"]["a vs b"]
+    assert {k: pair[k] for k in ("a", "b", "wins", "ties", "losses", "unparsed", "inconsistent")} == {
+        "a": "a", "b": "b", "wins": 1, "ties": 3, "losses": 1, "unparsed": 2, "inconsistent": 1}
+    assert entry["comparisons"] == 5 and entry["n"] == 7
+    assert pair["win_rate"] == {"value": pytest.approx(2.5 / 5), "ci": None}
+
+
+def test_pairwise_comparisons_sum_over_every_pair():
+    entry = pairwise(_tournament(["a", "b", "c"], 2), ["a", "b", "c"], resamples=0)["d"]
+    assert entry["comparisons"] == 6  # 3 pairs × 2 records
+    assert [row["ci"] for row in entry["ranking"]] == [None, None, None]
+
+
+def test_a_pair_with_nothing_parsed_has_no_win_rate():
+    outcomes = [_outcome(("a", "b"), None, 0), _outcome(("b", "a"), None, 0)]
+    pair = pairwise(outcomes, ["a", "b"], resamples=50)["d"]["pairs"]["a vs b"]
+    assert pair["win_rate"] == {"value": None, "ci": None}
+    assert pair["consistency"] == {"value": None, "ci": None}
+
+
+def _mixed(records=12):
+    """a beats b on two of every three records and loses the third; c loses to both: results that vary."""
+    outcomes = []
+    for i in range(records):
+        first = "A" if i % 3 else "B"
+        outcomes += [_outcome(("a", "b"), first, i), _outcome(("b", "a"), "B" if first == "A" else "A", i)]
+        for strong in ("a", "b"):
+            outcomes += [_outcome((strong, "c"), "A", i), _outcome(("c", strong), "B", i)]
+    return outcomes
+
+
+def test_seed_resamples_and_level_reach_every_interval():
+    outcomes = _mixed()
+    models = ["a", "b", "c"]
+    default = pairwise(outcomes, models)
+    assert default == pairwise(outcomes, models, seed=0, resamples=1000, level=0.95)
+    # 50 resamples: few enough that another seed moves the percentiles of these discrete statistics.
+    few = pairwise(outcomes, models, resamples=50)["d"]
+    assert few == pairwise(outcomes, models, resamples=50, seed=0)["d"]
+    reseeded = pairwise(outcomes, models, resamples=50, seed=1)["d"]
+    assert few["pairs"]["a vs b"]["win_rate"] != reseeded["pairs"]["a vs b"]["win_rate"]
+    assert few["ranking"] != reseeded["ranking"]
+    narrow = pairwise(outcomes, models, level=0.5)["d"]
+    wide = default["d"]
+    low, high = wide["pairs"]["a vs b"]["win_rate"]["ci"]
+    n_low, n_high = narrow["pairs"]["a vs b"]["win_rate"]["ci"]
+    assert low < n_low and n_high < high
+    assert narrow["ranking"][0]["ci"][1] - narrow["ranking"][0]["ci"][0] < (
+        wide["ranking"][0]["ci"][1] - wide["ranking"][0]["ci"][0])
+    none = pairwise(outcomes, models, resamples=0)["d"]
+    assert none["pairs"]["a vs b"]["win_rate"]["ci"] is None and none["ranking"][0]["ci"] is None
+
+
+def test_ranking_intervals_with_one_record_one_resample_and_none():
+    from eval.judge.aggregate import ranking
+
+    outcomes = _mixed(1)
+    one = ranking(outcomes, ["a", "b", "c"], [("d", 0)], resamples=1)
+    assert all(row["ci"] is not None and row["ci"][0] == row["ci"][1] for row in one)
+    assert [row["ci"] for row in ranking([], ["a", "b"], [], resamples=10)] == [None, None]
+    assert [row["rating"] for row in ranking([], ["a", "b"], [], resamples=10)] == [1000.0, 1000.0]
+
+
+def test_pointwise_seed_resamples_and_level_reach_the_intervals():
+    scores = [1, 2, 3, 4, 5, 1, 2, 5, 4, 3]
+    outcomes = [_outcome(("m",), {"accuracy": s}, i) for i, s in enumerate(scores)]
+    default = pointwise(outcomes, ["m"], ["accuracy"])["d"]["models"]["m"]["metrics"]["accuracy"]
+    same = pointwise(outcomes, ["m"], ["accuracy"], resamples=1000, seed=0, level=0.95)
+    assert default == same["d"]["models"]["m"]["metrics"]["accuracy"]
+    other = pointwise(outcomes, ["m"], ["accuracy"], seed=1)["d"]["models"]["m"]["metrics"]["accuracy"]
+    assert other["ci"] != default["ci"]
+    narrow = pointwise(outcomes, ["m"], ["accuracy"], level=0.5)["d"]["models"]["m"]["metrics"]["accuracy"]
+    assert default["ci"][0] < narrow["ci"][0] and narrow["ci"][1] < default["ci"][1]
+    none = pointwise(outcomes, ["m"], ["accuracy"], resamples=0)["d"]["models"]["m"]["metrics"]["accuracy"]
+    assert none == {"value": 3.0, "ci": None}
+
+
+def test_ranking_default_seed_is_zero():
+    from eval.judge.aggregate import ranking
+
+    outcomes, units = _mixed(), [("d", i) for i in range(12)]
+    assert ranking(outcomes, ["a", "b", "c"], units, resamples=50) == ranking(
+        outcomes, ["a", "b", "c"], units, resamples=50, seed=0)
+    assert ranking(outcomes, ["a", "b", "c"], units, resamples=50) != ranking(
+        outcomes, ["a", "b", "c"], units, resamples=50, seed=1)

@@ -95,3 +95,31 @@ def test_value_helpers():
     assert [score_value(v) for v in (4, 4.0, "4", " 4 分", "4/5", "4分/5分")] == [4] * 6
     assert [score_value(v) for v in (None, [4], "four", "45", 4.5, False)] == [None] * 6
     assert winner_value(" Tie ") == "tie" and winner_value(None) is None
+
+
+def test_dimension_names_count_in_json_where_the_line_reading_cannot_help():
+    # 4.0 is a valid JSON score but not a "名称：4" line (a digit then "."), so only the JSON reading finds these.
+    names = dict(DIMENSIONS)
+    reply = json.dumps({names[k]: float(v) for k, v in zip(KEYS, [4, 5, 3, 4, 2], strict=True)}, ensure_ascii=False)
+    assert parse_scores(reply, DIMENSIONS) == dict(zip(KEYS, [4, 5, 3, 4, 2], strict=True))
+    flat = json.dumps({**{k: float(v) for k, v in zip(KEYS, [4, 5, 3, 4, 2], strict=True)}, "meta": {"x": 1}})
+    assert parse_scores(flat, DIMENSIONS) == dict(zip(KEYS, [4, 5, 3, 4, 2], strict=True))  # nested object after
+
+
+def test_nothing_to_score_or_not_text_is_none():
+    assert parse_scores('{"accuracy": 4}', []) is None
+    assert parse_scores(None, DIMENSIONS) is None and parse_winner(None) is None
+
+
+@pytest.mark.parametrize("reply", ["Winner: B", "winner: b", 'WINNER: "b"'])
+def test_a_plain_winner_line_in_any_case(reply):
+    assert parse_winner(reply) == "B"
+
+
+def test_the_scan_goes_on_after_text_that_is_not_json():
+    # Float scores, so the "名称：4" line reading cannot rescue a scan that stopped early.
+    verdict = json.dumps({**{k: float(v) for k, v in zip(KEYS, [4, 5, 3, 4, 2], strict=True)}, "meta": {"x": 1}})
+    expected = dict(zip(KEYS, [4, 5, 3, 4, 2], strict=True))
+    assert parse_scores("{" + verdict, DIMENSIONS) == expected          # a stray brace right before
+    assert parse_scores("{坏的 { 也坏 " + verdict, DIMENSIONS) == expected  # two broken starts
+    assert parse_scores('{"note": 1} ' + verdict, DIMENSIONS) == expected  # an object without scores first

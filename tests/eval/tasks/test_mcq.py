@@ -175,3 +175,71 @@ def test_group_columns_line_up():
     assert list(columns[0]) == list(columns[1])
     assert columns[0]["n|医师考试|执业医师"] == 1.0 and columns[0]["n|护理考试|护士执业资格"] == 0.0
     assert defaultdict(float, columns[1])["correct|医师考试|执业医师"] == 0.0
+
+
+def test_cmmlu_averages_subjects_not_questions():
+    # Unequal subject sizes, so the mean of subject accuracies differs from the pooled accuracy:
+    # 解剖学 1/3, 营养学 1/1 (both Other): per-subject mean (1/3 + 1)/2 = 2/3, pooled 2/4 = 1/2.
+    records = ([_q("cmmlu", "Other", "解剖学", "A", categories=["Other"])] * 3
+               + [_q("cmmlu", "Other", "营养学", "B", categories=["Other"])])
+    summary = _summary(["A", "B", "B", "B"], records)
+    assert summary["score"] == pytest.approx(2 / 3) and summary["category/Other"] == pytest.approx(2 / 3)
+    assert summary["accuracy"] == 0.5
+    # The same answers as CMExam questions: everything pools.
+    pooled = _summary(["A", "B", "B", "B"], [{**r, "exam": "cmexam"} for r in records])
+    assert pooled["score"] == pooled["category/Other"] == 0.5
+
+
+def test_rule_of_a_set():
+    from eval.tasks.mcq import rule_of
+
+    assert rule_of([{"exam": "cmb"}, {"exam": "cmb"}]) == "cmb"
+    assert rule_of([{"exam": "cmmlu"}]) == "cmmlu"
+    assert rule_of([{"exam": "cmexam"}]) == "micro"
+    assert rule_of([{}]) == "micro"
+    assert rule_of([{"exam": "cmb"}, {"exam": "cmmlu"}]) == "micro"  # a mixed set: plain accuracy
+
+
+def test_is_multi_by_type_or_by_answer():
+    from eval.tasks.mcq import is_multi
+
+    assert is_multi({"question_type": "多项选择题", "output": "A"})
+    assert is_multi({"output": "AC"}) and is_multi({"answer": "BD", "output": "…"})
+    assert not is_multi({"question_type": "单项选择题", "output": "A"})
+    assert not is_multi({"answer": "B", "output": "ABCD 都不对"})
+
+
+def test_multi_answer_questions_are_extracted_as_such():
+    records = [_q("cmexam", "临床医学", "内科", "AB", options={"A": "发热", "B": "咳嗽", "C": "胸痛"})]
+    assert score(["发热、咳嗽"], records)[0]["correct"] == 1.0  # two option texts: only a multi answer reads them
+
+
+def test_the_answer_field_wins_over_output_and_output_is_the_fallback():
+    with_answer = {"output": "正确答案见解析", "answer": "B", "options": {"A": "甲", "B": "乙"}}
+    assert score(["B"], [with_answer])[0]["correct"] == 1.0
+    only_output = {"output": "C", "options": {"A": "甲", "C": "丙"}}
+    assert score(["C"], [only_output])[0]["correct"] == 1.0
+
+
+def test_without_options_only_the_gold_letters_can_be_chosen():
+    record = {"output": "A"}
+    columns = score(["答案：E", "A", "XXXX"], [record] * 3)
+    # E is no option of this question: unextracted; no option texts, so rule 4 never reads text.
+    assert [c["unextracted"] for c in columns] == [1.0, 0.0, 1.0]
+    assert [c["correct"] for c in columns] == [0.0, 1.0, 0.0]
+    # A gold without letters gives no options to restrict to: any letter is an answer (and wrong).
+    assert score(["A"], [{"output": "无"}])[0] == {"correct": 0.0, "unextracted": 0.0, "rule|micro": 1.0,
+                                                     "n|—|—": 1.0, "correct|—|—": 0.0,
+                                                     "n|type|—": 1.0, "correct|type|—": 0.0}
+
+
+def test_group_names_without_a_value_or_with_the_separator():
+    records = [_q("cmexam", None, "a|b", "A"), _q("cmexam", "内科", None, "B")]
+    summary = _summary(["A", "C"], records)
+    assert summary["subject/a/b"] == 1.0 and summary["category/—"] == 1.0
+    assert summary["subject/—"] == 0.0 and summary["category/内科"] == 0.0
+
+
+def test_predictions_and_records_must_pair_up():
+    with pytest.raises(ValueError):
+        score(["A", "B"], [_q("cmexam", "c", "s", "A")])

@@ -36,10 +36,37 @@ def test_prediction_cleaning():
     assert clean_prediction("   ") == ""
 
 
+TERMS = st.lists(st.text(alphabet="高血压糖尿病肺炎2型", min_size=1, max_size=5), min_size=1, max_size=3, unique=True)
+
+
 @pytest.mark.property
-@given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=40)), min_size=1, max_size=20))
-def test_any_answers_score_inside_zero_one(pairs):
-    predictions = [p for p, _ in pairs]
-    records = [{"output": g} for _, g in pairs]
-    summary = point_estimate(columns_of(score(predictions, records)), TASK.summarise)
-    assert all(0.0 <= value <= 1.0 for value in summary.values()), summary
+@given(st.lists(st.tuples(st.text(max_size=40), st.text(max_size=40)), min_size=1, max_size=20), st.randoms())
+def test_permuting_records_leaves_every_metric_unchanged(pairs, rnd):
+    def summary(items):
+        return point_estimate(columns_of(score([p for p, _ in items], [{"output": g} for _, g in items])),
+                              TASK.summarise)
+
+    shuffled = list(pairs)
+    rnd.shuffle(shuffled)
+    before = summary(pairs)
+    assert summary(shuffled) == pytest.approx(before)
+    assert all(0.0 <= value <= 1.0 for value in before.values()), before
+
+
+@pytest.mark.property
+@given(st.lists(TERMS, min_size=1, max_size=10))
+def test_a_perfect_prediction_scores_the_maximum(golds):
+    answers = ["##".join(terms) for terms in golds]
+    summary = point_estimate(columns_of(score(answers, [{"output": a} for a in answers])), TASK.summarise)
+    assert summary == {"accuracy": 1.0, "set_f1": 1.0, "set_precision": 1.0, "set_recall": 1.0}
+
+
+def test_only_a_final_full_stop_is_removed():
+    assert clean_prediction("凝血因子X") == "凝血因子X"  # a term may end in a Latin letter
+    assert clean_prediction("  \n 高血压 。 \n第二行") == "高血压"
+    assert clean_prediction("高血压。。") == "高血压"
+
+
+def test_predictions_and_records_must_pair_up():
+    with pytest.raises(ValueError):
+        score(["高血压", "多余"], [{"output": "高血压"}])
