@@ -123,3 +123,39 @@ def test_the_scan_goes_on_after_text_that_is_not_json():
     assert parse_scores("{" + verdict, DIMENSIONS) == expected          # a stray brace right before
     assert parse_scores("{坏的 { 也坏 " + verdict, DIMENSIONS) == expected  # two broken starts
     assert parse_scores('{"note": 1} ' + verdict, DIMENSIONS) == expected  # an object without scores first
+
+
+# The brace scanner, pinned case by case (mutation testing found these untested after the last-verdict rewrite).
+DIM = [("accuracy", "准确性")]
+
+
+def test_braces_inside_a_string_value_do_not_hide_the_verdict():
+    # Counting every brace pairs "{" with the "}" inside the string: only the string-aware pass finds it.
+    assert parse_scores('评语 {"reason": "回答里有 } 和 { 这样的符号", "accuracy": 4}', DIM) == {"accuracy": 4}
+
+
+def test_an_escaped_quote_does_not_end_the_string():
+    assert parse_scores('{"reason": "他说 \\"}\\" 然后", "accuracy": 3}', DIM) == {"accuracy": 3}
+
+
+def test_a_stray_quote_ends_its_string_at_the_newline():
+    # The prose's unmatched quote would swallow the verdict's keys; a newline ends it, as JSON strings hold none.
+    assert parse_scores('{注意"这里有个引号\n{"reason": "有 } 符号", "accuracy": 2}', DIM) == {"accuracy": 2}
+
+
+def test_a_quote_outside_any_object_is_not_a_string():
+    assert parse_scores('他说"好 {"reason": "有 } 符号", "accuracy": 5}', DIM) == {"accuracy": 5}
+
+
+def test_an_unclosed_string_inside_an_earlier_object_is_caught_by_the_brace_counting_pass():
+    # The string-aware pass reads `{"专业` as the start of a string and loses the verdict; counting braces finds it.
+    assert parse_scores('{"x": "abc {"accuracy": 4}', DIM) == {"accuracy": 4}
+
+
+def test_the_object_ends_at_its_closing_brace():
+    assert parse_scores('{"accuracy": 4}。', DIM) == {"accuracy": 4}
+    assert parse_scores('{"accuracy": 4}}', DIM) == {"accuracy": 4}
+
+
+def test_text_in_braces_after_the_verdict_is_skipped_not_the_end_of_the_search():
+    assert parse_scores('{"accuracy": 4} 以上是结论 {不是json}', DIM) == {"accuracy": 4}
