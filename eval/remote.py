@@ -141,6 +141,9 @@ def completion_text(response) -> str:
     return Reply(content, getattr(choices[0], "finish_reason", None))
 
 
+# Mutation testing (`make mutation`) covers the cache key, request options, reply reading and retries; what
+# follows until "no mutate end" needs a real server and is covered by the slow tests.
+# pragma: no mutate start
 async def _served_model(client, endpoint: str, wanted: str | None) -> str:
     import openai
 
@@ -195,6 +198,7 @@ def with_served_name(spec: ModelSpec) -> ModelSpec:
     return replace(spec, model=served_model(spec.endpoint))
 
 
+# pragma: no mutate end
 class _Tally:
     """Requests in flight, retried and done, reported to ``on_status`` whenever they change."""
 

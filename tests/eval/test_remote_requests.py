@@ -295,3 +295,27 @@ def test_a_failure_cancels_the_rest_and_raises_the_remote_error(recorder):
                         retries=0)
     time.sleep(1.2)
     assert len(_Recorder.bodies) <= 3, "nothing more is sent once a request has failed"
+
+
+def test_completion_text_reads_the_first_choice_and_names_what_is_wrong_otherwise():
+    from types import SimpleNamespace
+
+    def choice(content, reason="stop"):
+        return SimpleNamespace(message=SimpleNamespace(content=content), finish_reason=reason)
+
+    reply = remote.completion_text(SimpleNamespace(choices=[choice("好", "length"), choice("坏")]))
+    assert reply == "好" and reply.finish_reason == "length"
+    assert remote.completion_text(SimpleNamespace(choices=[choice("")])) == ""  # an empty answer is an answer
+    cases = [
+        ("<html>busy</html>", "the body is not a chat completion ('<html>busy</html>')"),
+        ("x" * 200, f"the body is not a chat completion ({'x' * 120!r})"),
+        (SimpleNamespace(), "the body is not a chat completion ('SimpleNamespace')"),
+        (SimpleNamespace(choices="no"), "the body is not a chat completion ('SimpleNamespace')"),
+        (SimpleNamespace(choices=[]), "'choices' is empty"),
+        (SimpleNamespace(choices=[choice(None)]), "the first choice has no message content (content: null)"),
+        (SimpleNamespace(choices=[SimpleNamespace()]), "the first choice has no message content (content: null)"),
+    ]
+    for response, message in cases:
+        with pytest.raises(remote.BadReply) as info:
+            remote.completion_text(response)
+        assert str(info.value) == message
