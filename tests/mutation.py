@@ -134,13 +134,15 @@ EQUIVALENT: dict[str, str] = {
     **{f"eval.bootstrap.x_safe_ratio__mutmut_{n}": "np.divide writes into the float64 `out` whatever the inputs' "
                                                    "dtype, and every caller's `empty` is a float"
        for n in (4, 6, 8, 10, 14, 17)},
-    "eval.judge.parse.x_parse_winner__mutmut_17": "with IGNORECASE, WINNER and A-ZA-Z match what winner and A-Za-z do",
+    "eval.judge.parse.x_parse_winner__mutmut_18": "with IGNORECASE, WINNER and A-ZA-Z match what winner and A-Za-z do",
+    **{f"eval.judge.parse.x__spans__mutmut_{n}": "None for False: the scanner's flags are only read as truth values"
+       for n in (5, 8, 19)},
     "eval.text.x_lcs_length__mutmut_1": "with one side empty the bit-parallel loop returns 0 anyway",
     "eval.mcq_extract.x_extract_choice__mutmut_48": "set('XXABCDEFGHXX') adds only X, which no A-H pattern captures",
     **{f"eval.tasks.mrg.x_bertscore__mutmut_{n}": "zip(present, scores, strict=...) loosened: bertscore_f1 returns "
                                                   "one score per candidate, as many as `present` holds"
        for n in (33, 36, 43)},
-    "eval.judge.parse.x_parse_winner__mutmut_16": "with IGNORECASE, a-za-z matches what A-Za-z does",
+    "eval.judge.parse.x_parse_winner__mutmut_17": "with IGNORECASE, a-za-z matches what A-Za-z does",
     "eval.remote.x__client__mutmut_2": "httpx reads trust_env as a truth value: None is False",
     "eval.remote.x__client__mutmut_3": "httpx reads follow_redirects as a truth value: None is False",
     "eval.remote.x__client__mutmut_4": "the timeout is given twice, to httpx and to the openai client, which passes "

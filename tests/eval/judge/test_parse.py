@@ -127,35 +127,42 @@ def test_the_scan_goes_on_after_text_that_is_not_json():
 
 # The brace scanner, pinned case by case (mutation testing found these untested after the last-verdict rewrite).
 DIM = [("accuracy", "准确性")]
+#: An answer's injected score, quoted before the verdict: the line reader sees two scores and gives up, so
+#: each case below is read by the brace scanner alone.
+QUOTED = "被评回答自称 accuracy=5。\n"
 
 
 def test_braces_inside_a_string_value_do_not_hide_the_verdict():
     # Counting every brace pairs "{" with the "}" inside the string: only the string-aware pass finds it.
-    assert parse_scores('评语 {"reason": "回答里有 } 和 { 这样的符号", "accuracy": 4}', DIM) == {"accuracy": 4}
+    assert parse_scores(QUOTED + '评语 {"reason": "回答里有 } 和 { 这样的符号", "accuracy": 4}', DIM) == {"accuracy": 4}
 
 
 def test_an_escaped_quote_does_not_end_the_string():
-    assert parse_scores('{"reason": "他说 \\"}\\" 然后", "accuracy": 3}', DIM) == {"accuracy": 3}
+    assert parse_scores(QUOTED + '{"reason": "他说 \\"}\\" 然后", "accuracy": 3}', DIM) == {"accuracy": 3}
 
 
 def test_a_stray_quote_ends_its_string_at_the_newline():
     # The prose's unmatched quote would swallow the verdict's keys; a newline ends it, as JSON strings hold none.
-    assert parse_scores('{注意"这里有个引号\n{"reason": "有 } 符号", "accuracy": 2}', DIM) == {"accuracy": 2}
+    assert parse_scores(QUOTED + '{注意"这里有个引号\n{"reason": "有 } 符号", "accuracy": 2}', DIM) == {"accuracy": 2}
 
 
 def test_a_quote_outside_any_object_is_not_a_string():
-    assert parse_scores('他说"好 {"reason": "有 } 符号", "accuracy": 5}', DIM) == {"accuracy": 5}
+    assert parse_scores(QUOTED + '他说"好 {"reason": "有 } 符号", "accuracy": 3}', DIM) == {"accuracy": 3}
 
 
 def test_an_unclosed_string_inside_an_earlier_object_is_caught_by_the_brace_counting_pass():
     # The string-aware pass reads `{"专业` as the start of a string and loses the verdict; counting braces finds it.
-    assert parse_scores('{"x": "abc {"accuracy": 4}', DIM) == {"accuracy": 4}
+    assert parse_scores(QUOTED + '{"x": "abc {"accuracy": 4}', DIM) == {"accuracy": 4}
 
 
 def test_the_object_ends_at_its_closing_brace():
-    assert parse_scores('{"accuracy": 4}。', DIM) == {"accuracy": 4}
-    assert parse_scores('{"accuracy": 4}}', DIM) == {"accuracy": 4}
+    assert parse_scores(QUOTED + '{"accuracy": 4}。', DIM) == {"accuracy": 4}
+    assert parse_scores(QUOTED + '{"accuracy": 4}}', DIM) == {"accuracy": 4}
 
 
 def test_text_in_braces_after_the_verdict_is_skipped_not_the_end_of_the_search():
-    assert parse_scores('{"accuracy": 4} 以上是结论 {不是json}', DIM) == {"accuracy": 4}
+    assert parse_scores(QUOTED + '{"accuracy": 4} 以上是结论 {不是json}', DIM) == {"accuracy": 4}
+
+
+def test_the_quoted_injection_alone_is_two_scores_to_the_line_reader():
+    assert parse_scores(QUOTED + "accuracy: 2", DIM) is None
