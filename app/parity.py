@@ -22,7 +22,7 @@ numeric differences, and parity is about the paths, not batching.
 from __future__ import annotations
 
 import contextlib
-import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +33,10 @@ from eval.predict import generate as generate_in_process
 from eval.prompting import prompt_ids
 from eval.remote import generate as generate_remote
 from medft.console import get_logger
+from medft.names import BadName, check_name
 from recipes import run as runs
 from recipes.export import export_run
-from recipes.serve import ServeError, plan, running
+from recipes.serve import ServeError, free_loopback_port, plan, running
 
 log = get_logger("app.parity")
 
@@ -76,22 +77,8 @@ class ParityReport:
         return not self.mismatches
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def first_difference(expected: str, got: str) -> int:
-    """Index of the first character where two strings differ (the shorter length if one is a prefix)."""
-    for i, (a, b) in enumerate(zip(expected, got, strict=False)):
-        if a != b:
-            return i
-    return min(len(expected), len(got))
-
-
-def first_token_difference(expected: list[int], got: list[int]) -> int:
-    """Index of the first differing token id (the shorter length if one is a prefix)."""
+def first_difference(expected: Sequence, got: Sequence) -> int:
+    """Index of the first differing item of two strings or token lists (the shorter length if one is a prefix)."""
     for i, (a, b) in enumerate(zip(expected, got, strict=False)):
         if a != b:
             return i
@@ -107,13 +94,13 @@ def _lora_specs(run_dir: Path) -> tuple[ModelSpec, ModelSpec, dict]:
     manifest = runs.read_manifest(run_dir)
     if manifest.get("status") != "success":
         raise ParityError(f"{run_dir} did not finish training (status {manifest.get('status')!r})")
-    if manifest.get("method") not in ("lora", "qlora"):
-        raise ParityError(f"{run_dir} is a {manifest.get('method')!r} run: parity compares an adapter with its "
-                          "merged export, so it needs a LoRA or QLoRA run")
     if manifest.get("method") == "qlora":
         # A QLoRA adapter runs on a 4-bit base while its merge is 16-bit: greedy outputs legitimately differ.
         raise ParityError(f"{run_dir} is a QLoRA run: its adapter runs on the 4-bit base and its merge on the "
                           "16-bit one, so their outputs are not expected to be equal; use a LoRA run")
+    if manifest.get("method") != "lora":
+        raise ParityError(f"{run_dir} is a {manifest.get('method')!r} run: parity compares an adapter with its "
+                          "merged export, so it needs a LoRA run")
     template = manifest.get("template") or "qwen"
     adapter = ModelSpec(REFERENCE, manifest["base_model"], adapter=str(run_dir), template=template)
     merged_dir = run_dir / "merged"
@@ -139,7 +126,7 @@ def _check_template(merged: ModelSpec, template: str, records: list[dict]) -> Mi
                                             return_dict=False)
         got = list(got["input_ids"] if isinstance(got, dict) else got)
         if got != expected:
-            at = first_token_difference(expected, got)
+            at = first_difference(expected, got)
             detail = (f"prompt token ids differ at position {at}: LLaMA-Factory {expected[at:at + 5]} "
                       f"({tokenizer.decode(expected[at:at + 5])!r}), chat_template {got[at:at + 5]} "
                       f"({tokenizer.decode(got[at:at + 5])!r})")
@@ -154,6 +141,7 @@ def check(run_dir: Path, dataset_dir: Path, datasets: list[str], out_dir: Path, 
 
     Outputs are cached under ``out_dir/<path>/`` like eval's predictions, so a rerun costs only what changed.
     """
+    _check_servers(servers or {})
     run_dir = runs.locate(run_dir)
     adapter, merged, manifest = _lora_specs(run_dir)
     template = adapter.template or "qwen"
@@ -185,8 +173,6 @@ def check(run_dir: Path, dataset_dir: Path, datasets: list[str], out_dir: Path, 
             with log_path.open("wb") as handle, _serving(serve_plan, handle, log_path) as url:
                 remote(label, f"{url}#{serve_plan.name}")
     for label, url in (servers or {}).items():
-        if not is_endpoint(url):
-            raise ParityError(f"--server {label}={url}: expected an http(s) URL such as http://127.0.0.1:8000/v1")
         remote(label, url)
 
     report = ParityReport(run_dir, sum(len(r) for r in records_by_set.values()), list(outputs))
@@ -204,6 +190,19 @@ def check(run_dir: Path, dataset_dir: Path, datasets: list[str], out_dir: Path, 
     return report
 
 
+def _check_servers(servers: dict[str, str]) -> None:
+    """A user's ``--server`` labels name folders under the output dir: validated before any work is done."""
+    for label, url in servers.items():
+        try:
+            check_name(label, "--server label")
+        except BadName as exc:
+            raise ParityError(str(exc)) from exc
+        if label in (REFERENCE, "merged", "served-adapter", "served-merged"):
+            raise ParityError(f"--server {label}=...: {label!r} is one of medft's own paths; choose another label")
+        if not is_endpoint(url):
+            raise ParityError(f"--server {label}={url}: expected an http(s) URL such as http://127.0.0.1:8000/v1")
+
+
 def _first_mismatch(label: str, reference: dict[str, list[str]], got: dict[str, list[str]]) -> Mismatch | None:
     for name, expected_list in reference.items():
         for index, (expected, text) in enumerate(zip(expected_list, got[name], strict=True)):
@@ -214,12 +213,11 @@ def _first_mismatch(label: str, reference: dict[str, list[str]], got: dict[str, 
 
 def _serve_plan(target, template: str, adapter_only: bool, manifest: dict):
     if adapter_only:
-        # The run directory would be served as its merged model once exported: name base + adapter explicitly.
-        overrides = {"model_name_or_path": manifest["base_model"], "adapter_name_or_path": str(Path(target).resolve()),
-                     "finetuning_type": "lora"}
-        return plan(str(Path(target) / "merged"), port=_free_port(), template=template, name="parity-adapter",
+        # A run directory is served as its merged model once exported: serve the base with the adapter instead.
+        overrides = {"adapter_name_or_path": str(Path(target).resolve()), "finetuning_type": "lora"}
+        return plan(manifest["base_model"], port=free_loopback_port(), template=template, name="parity-adapter",
                     overrides=overrides)
-    return plan(str(target), port=_free_port(), template=template, name="parity-merged")
+    return plan(str(target), port=free_loopback_port(), template=template, name="parity-merged")
 
 
 @contextlib.contextmanager

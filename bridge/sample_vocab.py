@@ -6,8 +6,9 @@ offline tiny tokenizer knows every word the samples use.
 
 from __future__ import annotations
 
-from medft.corpus import word_lists
+from medft.corpus import DURATIONS, word_lists
+
+__all__ = ["AGES", "DURATIONS", "V"]  # DURATIONS is the corpus module's, re-exported for the samples
 
 V = word_lists()
 AGES = ["三岁", "十个月", "25岁", "32岁", "45岁", "58岁", "67岁", "72岁"]
-DURATIONS = ["两天", "三天", "一周", "半个月", "一个月", "三个月", "半年"]

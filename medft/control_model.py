@@ -27,7 +27,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from medft.corpus import corpus_lines, word_lists
+from medft.corpus import DURATIONS, corpus_lines, word_lists
 from medft.paths import cache_dir, find_executable
 from medft.tiny_models import QWEN_SPECIAL_TOKENS, build_atomically
 
@@ -52,7 +52,6 @@ PRETRAIN_ARGS = {
 #: Words that qualify a disease in a record ("慢性胃炎术后" is still 胃炎): the model learns to find the name.
 QUALIFIERS = ["", "慢性", "急性", "左侧", "右侧", "原发性", "复发性", "继发性"]
 SUFFIXES = ["", "术后", "（待查）", "伴感染", "史", "可能", "待排", "（轻度）"]
-DURATIONS = ["两天", "三天", "一周", "半个月", "一个月", "三个月", "半年"]
 FACT_TEMPLATES = [
     "{disease}的常见表现有{s1}和{s2}，严重时可出现{s3}。",
     "{disease}患者应到{dept}就诊，常做{exam}检查。",

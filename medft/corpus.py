@@ -10,6 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+#: How long a complaint has lasted, as patients say it (sample records and the control model's text).
+DURATIONS = ["两天", "三天", "一周", "半个月", "一个月", "三个月", "半年"]
+
 
 @lru_cache(maxsize=1)
 def _text() -> str:

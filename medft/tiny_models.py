@@ -20,8 +20,6 @@ from filelock import FileLock
 from medft.corpus import corpus_lines
 from medft.paths import cache_dir
 
-__all__ = ["build_atomically", "corpus_lines", "tiny_bert", "tiny_qwen"]
-
 #: Bump when the recipe below changes, so stale caches are rebuilt rather than reused.
 BUILD_VERSION = 1
 

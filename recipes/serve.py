@@ -164,6 +164,13 @@ def check_startable(serve_plan: ServePlan) -> None:
                          "or choose another PORT=")
 
 
+def free_loopback_port() -> int:
+    """A 127.0.0.1 TCP port nothing listens on right now (the kernel's pick of an ephemeral port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def port_is_free(host: str, port: int) -> bool:
     """Whether a server could bind ``host:port`` now (SO_REUSEADDR as uvicorn sets it, so TIME_WAIT is fine)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

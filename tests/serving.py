@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,10 @@ from medft.paths import cache_dir
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now (the kernel's choice of an ephemeral port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback TCP port nothing listens on right now."""
+    from recipes.serve import free_loopback_port
+
+    return free_loopback_port()
 
 
 def talking_qwen(seed: int = 0) -> Path:

@@ -2,7 +2,8 @@ import filecmp
 
 from transformers import AutoConfig, AutoTokenizer
 
-from medft.tiny_models import corpus_lines, tiny_bert, tiny_qwen
+from medft.corpus import corpus_lines
+from medft.tiny_models import tiny_bert, tiny_qwen
 
 
 def _same_tree(a, b) -> bool:
