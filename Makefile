@@ -52,7 +52,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the network)
 tiny-models: install ## Build the offline tiny Qwen2 + tiny BERT used by the demo and tests
 	$(PY) -m app.cli tiny-models
 
-control-model: install ## Build the control model the demo fine-tunes (a small Qwen2 pre-trained offline, ~1 min once)
+control-model: install ## Build the control model the demo fine-tunes (a small Qwen2 pre-trained offline, ~2 min once)
 	$(PY) -m app.cli control-model
 
 parity: install ## Same greedy answers in-process, merged and served? make parity RUN=NAME [PARITY_ARGS="--no-serve"]

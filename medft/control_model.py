@@ -6,16 +6,18 @@ answers differently from the trained one shows up as a number, not a shrug.
 
 How it is built (offline, deterministic for a seed, cached like the tiny models under a file lock):
 
-1. General text (:func:`pretraining_text`): short encyclopaedia-style sentences about the diseases,
-   symptoms, exams, drugs and departments of the shipped corpus. None of it is in the format of a task
-   (no prompt, no report, no exam question), so no held-out record can occur in it.
+1. General text (:func:`pretraining_text`): encyclopaedia-style sentences, paragraphs about one disease and
+   general questions and answers in chat markup, about the diseases, symptoms, exams, drugs and departments
+   of the shipped corpus. None of it is in the format of a task (no prompt, no report, no exam question), so
+   no held-out record can occur in it. Paragraphs and chats repeat names, so the model learns to copy a name
+   out of its context: the skill every task's answer needs, which a 2-layer model acquires abruptly.
 2. A byte-level BPE tokenizer trained on that text plus the shipped corpus *without* its raw
    term-normalisation lines: trained on raw terms, BPE merges modifier + disease into single tokens and
    unseen held-out combinations become unseen tokens (measured: DESIGN.md §7).
 3. A Qwen2 of hidden 128 × 2 layers (≈0.7 M parameters): the largest that trains at thousands of tokens
    per second on one CPU thread (hidden 256 × 4 was ~8× slower), random seeded weights.
-4. ``llamafactory-cli train`` with ``stage: pt`` (full, packed) on the general text: LLaMA-Factory's own
-   pre-training path, as a user would run it.
+4. ``llamafactory-cli train`` with ``stage: pt`` (full, unpacked lines) on the general text: LLaMA-Factory's
+   own pre-training path, as a user would run it.
 """
 
 from __future__ import annotations
@@ -32,18 +34,25 @@ from medft.paths import cache_dir, find_executable
 from medft.tiny_models import QWEN_SPECIAL_TOKENS, build_atomically
 
 #: Bump when anything below changes, so stale caches are rebuilt rather than reused.
-CONTROL_VERSION = 1
+CONTROL_VERSION = 2
 HIDDEN_SIZE = 128
 NUM_LAYERS = 2
 VOCAB_SIZE = 3000
-PRETRAIN_LINES = 3000
+#: How many generated lines of each kind (README "The control model" says why each is there).
+FACT_LINES = 1200
+PARAGRAPH_LINES = 1200
+CHAT_LINES = 1000
+PRETRAIN_LINES = FACT_LINES + PARAGRAPH_LINES + CHAT_LINES
 #: The shipped corpus is ~70 lines: repeated so each is seen about as often as a generated line's kind.
 CORPUS_REPEATS = 10
-#: LLaMA-Factory `stage: pt` settings, chosen by measurement on 2 cores (README "The control model").
+#: LLaMA-Factory `stage: pt` settings, chosen by measurement on 2 cores (README "The control model"). What matters
+#: is when the model starts copying a name from its context (every task's answer needs it): unpacked lines,
+#: 32 a step, copy by step ~350 for seeds 0 and 1; packed 256-token blocks (other lines' diseases in the context)
+#: got there at step 250, 400 or never depending on the seed, at twice the time per step.
 PRETRAIN_ARGS = {
-    "stage": "pt", "do_train": True, "template": "qwen", "finetuning_type": "full", "cutoff_len": 256, "packing": True,
-    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "learning_rate": 3.0e-3,
-    "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_steps": 200, "logging_steps": 10,
+    "stage": "pt", "do_train": True, "template": "qwen", "finetuning_type": "full", "cutoff_len": 256,
+    "packing": False, "per_device_train_batch_size": 32, "gradient_accumulation_steps": 1, "learning_rate": 3.0e-3,
+    "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_steps": 600, "logging_steps": 10,
     "save_strategy": "no", "report_to": "none", "bf16": False, "fp16": False, "overwrite_cache": True,
     "preprocessing_num_workers": 1, "dataloader_num_workers": 0, "overwrite_output_dir": True,
     "trust_remote_code": False,
@@ -68,10 +77,42 @@ FACT_TEMPLATES = [
     "{exam}可以帮助判断{disease}的病情。",
     "长期{s1}的人应注意休息，清淡饮食，按时复查。",
 ]
+#: A paragraph is 3-5 of these about one disease: its name recurs 10-40 tokens apart, so predicting it means
+#: copying it from the context — the skill every task's answer needs (measured: without paragraphs the copy
+#: appeared ~100 steps later).
+PARAGRAPH_TEMPLATES = [
+    "{disease}的常见表现有{s1}和{s2}，严重时可出现{s3}。",
+    "{disease}患者应到{dept}就诊，常做{exam}检查。",
+    "{drug}可用于治疗{disease}，用药前应咨询医生。",
+    "{exam}可以帮助判断{disease}的病情。",
+    "病历记录：{written}。规范的疾病名称：{disease}。",
+    "{written}属于{disease}。",
+    "{s1}伴{s2}的患者，需要排除{disease}。",
+]
+#: General questions and answers in ChatML, the chat markup Qwen base models meet in pre-training and the one
+#: LLaMA-Factory's `qwen` template writes (default system prompt included; tests/medft/test_control_model.py
+#: checks both against the saved chat template). None is a task's prompt. Measured: a base that has seen chat
+#: answers which copy from the question learns the norm task in ~50 fine-tuning steps; one that has not, in
+#: ~150 or never at a higher learning rate.
+CHAT_TEMPLATES = [
+    ("{disease}有哪些表现？", "{disease}的常见表现有{s1}和{s2}，严重时可出现{s3}。"),
+    ("{disease}应该去哪个科室看？", "{disease}患者应到{dept}就诊，常做{exam}检查。"),
+    ("{drug}能治疗{disease}吗？", "{drug}可用于治疗{disease}，用药前应咨询医生。"),
+    ("病历上写着{written}，是什么病？", "{written}属于{disease}，应到{dept}就诊。"),
+    ("{s1}伴{s2}要注意什么？", "{s1}伴{s2}的患者，需要排除{disease}。"),
+]
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
 class ControlModelError(RuntimeError):
     """Building the control model failed; the message says which step and where its log is."""
+
+
+def chatml(user: str, assistant: str, system: str = QWEN_DEFAULT_SYSTEM) -> str:
+    """One exchange in ChatML, as Qwen's chat template renders it (the end-of-turn after the answer is the
+    end-of-text `stage: pt` appends to every line)."""
+    return (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+            f"<|im_start|>assistant\n{assistant}")
 
 
 def _fact_card(rng: random.Random, words: dict[str, list[str]]) -> str:
@@ -82,27 +123,39 @@ def _fact_card(rng: random.Random, words: dict[str, list[str]]) -> str:
     return json.dumps(card, ensure_ascii=False, indent=rng.choice([None, 2]))
 
 
-def pretraining_text(seed: int = 0, lines: int = PRETRAIN_LINES) -> list[str]:
+def _draw(rng: random.Random, words: dict[str, list[str]], disease: str) -> dict[str, str]:
+    """Random words for one template (or a question and its answer), about ``disease``."""
+    s1, s2, s3 = rng.sample(words["symptom"], 3)
+    exam, exam2 = rng.sample(words["exam"], 2)
+    return {"disease": disease, "disease2": rng.choice([d for d in words["disease"] if d != disease]),
+            "s1": s1, "s2": s2, "s3": s3, "exam": exam, "exam2": exam2, "drug": rng.choice(words["drug"]),
+            "dept": rng.choice(words["dept"]), "dur": rng.choice(DURATIONS),
+            "written": f"{rng.choice(QUALIFIERS)}{disease}{rng.choice(SUFFIXES)}"}
+
+
+def pretraining_text(seed: int = 0) -> list[str]:
     """General medical text (no task format) for the control model's `stage: pt`; seeded.
 
-    Encyclopaedia-style sentences, JSON fact cards, and the shipped corpus without its raw terms
-    (repeated, so its few lines are seen as often as the rest).
+    Encyclopaedia-style sentences and JSON fact cards, paragraphs about one disease, general questions and
+    answers in chat markup, and the shipped corpus without its raw terms (repeated, so its few lines are seen
+    as often as the rest).
     """
     rng = random.Random(f"control-pretrain-{seed}")
     words = word_lists()
     out = []
-    for i in range(lines):
-        if i % 20 == 19:
-            out.append(_fact_card(rng, words))
-            continue
-        s1, s2, s3 = rng.sample(words["symptom"], 3)
-        disease, disease2 = rng.sample(words["disease"], 2)
-        exam, exam2 = rng.sample(words["exam"], 2)
+    for i in range(FACT_LINES):
         template = rng.choice(FACT_TEMPLATES)
-        out.append(template.format(disease=disease, disease2=disease2, s1=s1, s2=s2, s3=s3, exam=exam,
-                                   exam2=exam2, drug=rng.choice(words["drug"]), dept=rng.choice(words["dept"]),
-                                   dur=rng.choice(DURATIONS),
-                                   written=f"{rng.choice(QUALIFIERS)}{disease}{rng.choice(SUFFIXES)}"))
+        out.append(_fact_card(rng, words) if i % 20 == 19
+                   else template.format(**_draw(rng, words, rng.choice(words["disease"]))))
+    for _ in range(PARAGRAPH_LINES):
+        # One draw per paragraph: its symptoms, department, exam and drug recur too, so copying pays often.
+        draw = _draw(rng, words, rng.choice(words["disease"]))
+        out.append("".join(template.format(**draw) for template in rng.sample(PARAGRAPH_TEMPLATES, rng.randint(3, 5))))
+    for _ in range(CHAT_LINES):
+        question, answer = rng.choice(CHAT_TEMPLATES)
+        # One draw fills both halves, so the answer repeats the question's words.
+        draw = _draw(rng, words, rng.choice(words["disease"]))
+        out.append(chatml(question.format(**draw), answer.format(**draw)))
     corpus = [line for line in corpus_lines() if not line.startswith(("原始词：", "该词的标准术语为："))]
     out += corpus * CORPUS_REPEATS
     rng.shuffle(out)
@@ -200,7 +253,7 @@ def _build(out: Path, seed: int) -> None:
         (out / "medft_control.json").write_text(json.dumps({
             "what": "medft control model: a small Qwen2 pre-trained offline on general medical sentences",
             "version": CONTROL_VERSION, "seed": seed, "hidden_size": HIDDEN_SIZE, "num_layers": NUM_LAYERS,
-            "vocab_size": VOCAB_SIZE, "pretrain": PRETRAIN_ARGS, "pretrain_lines": PRETRAIN_LINES,
+            "vocab_size": VOCAB_SIZE, "pretrain": PRETRAIN_ARGS, "pretrain_lines": len(pretraining_text(seed)),
             "pretrain_final_loss": loss,
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     finally:
@@ -210,7 +263,7 @@ def _build(out: Path, seed: int) -> None:
 def control_qwen(seed: int = 0, root: Path | None = None) -> Path:
     """Return the directory of the cached control model (tokenizer + pre-trained weights), building it if needed.
 
-    The first build takes about a minute on 2 cores (one ``llamafactory-cli train`` launch); later calls
+    The first build takes about two minutes on 2 cores (one ``llamafactory-cli train`` launch); later calls
     return the cached directory at once.
     """
     name = f"control-qwen2-v{CONTROL_VERSION}-h{HIDDEN_SIZE}x{NUM_LAYERS}-s{seed}"

@@ -34,6 +34,25 @@ def test_pretraining_text_holds_no_task_prompt_and_no_raw_term_line():
     assert not any(line.startswith(("原始词：", "该词的标准术语为：")) for line in generated)
 
 
+def test_pretraining_text_has_each_kind_of_line():
+    text = control_model.pretraining_text(0)
+    chats = [line for line in text if line.startswith("<|im_start|>system\n")]
+    assert len(chats) == control_model.CHAT_LINES
+    # A chat answer repeats the question's disease: the copy across the turn boundary that every task needs.
+    diseases = word_lists()["disease"]
+    for chat in chats[:50]:
+        question, answer = chat.split("<|im_start|>user\n")[1].split("<|im_end|>\n<|im_start|>assistant\n")
+        assert any(d in question and d in answer for d in diseases) or "伴" in question, chat
+    # A paragraph keeps to one disease and names it in every sentence.
+    paragraphs = [line for line in text if line.count("。") >= 3 and not line.startswith("<|im_start|>")
+                  and line not in set(control_model.corpus_lines())]
+    assert len(paragraphs) >= control_model.PARAGRAPH_LINES * 0.9
+    for paragraph in paragraphs[:50]:
+        named = [d for d in diseases if d in paragraph]
+        topic = max(named, key=paragraph.count)
+        assert paragraph.count(topic) >= paragraph.count("。") - 1, paragraph
+
+
 @pytest.fixture(scope="module")
 def control_dir():
     return control_model.control_qwen()
@@ -77,3 +96,34 @@ def test_a_missing_llamafactory_cli_is_one_clear_error_and_leaves_no_cache(tmp_p
     with pytest.raises(control_model.ControlModelError, match="llamafactory-cli not found"):
         control_model.control_qwen(root=tmp_path)
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+@pytest.mark.slow
+def test_the_chat_lines_are_what_the_saved_chat_template_writes(control_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(control_dir)
+    messages = [{"role": "user", "content": "问"}, {"role": "assistant", "content": "答"}]
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False)
+    assert rendered.startswith(control_model.chatml("问", "答"))
+    assert rendered[len(control_model.chatml("问", "答")):].startswith(tokenizer.eos_token)
+
+
+@pytest.mark.slow
+def test_the_built_model_copies_a_disease_name_out_of_its_context(control_dir):
+    """What pre-training is for (README "The control model"): given a recorded diagnosis with qualifiers, the
+    model's next token is the disease it names. Without this ability the demo's norm task does not learn."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(control_dir)
+    model = AutoModelForCausalLM.from_pretrained(control_dir).eval()
+    diseases = word_lists()["disease"]
+    right = 0
+    for i, disease in enumerate(diseases):
+        written = f"{MODIFIERS[i % len(MODIFIERS)]}{disease}{SUFFIXES[i % len(SUFFIXES)]}"
+        ids = tokenizer.encode(f"病历记录：{written}。\n规范的疾病名称：")
+        with torch.no_grad():
+            next_id = int(model(torch.tensor([ids])).logits[0, -1].argmax())
+        right += tokenizer.decode([next_id]) == disease
+    assert right >= 0.8 * len(diseases), f"{right} of {len(diseases)}"
