@@ -72,6 +72,8 @@ def parse_options(prompt: str) -> dict[str, str]:
         if letter not in LETTERS or not letter or dot != ". ":
             break
         found.append((letter, text))
+        if letter == "A":  # the first option: a stem line above it that looks like one is still the stem
+            break
     found.reverse()
     letters = "".join(letter for letter, _ in found)
     return dict(found) if letters and letters == LETTERS[:len(letters)] else {}

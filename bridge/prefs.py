@@ -203,7 +203,7 @@ def write_preferences(dataset_dir: str | Path, name: str, records: list[dict], k
         check_name(name, "dataset name")  # it becomes <dataset_dir>/<name>.jsonl
     except BadName as exc:
         raise BridgeError(str(exc)) from None
-    reasons = Counter(dict(dropped or {}))
+    reasons = Counter({reason: n for reason, n in (dropped or {}).items() if n})
     check = LeakCheck(dataset_dir)
     kept = drop_leaks(records, check, reasons)
     if not kept:
@@ -218,10 +218,12 @@ def write_preferences(dataset_dir: str | Path, name: str, records: list[dict], k
                       "converter": CONVERTER, "converter_version": CONVERTER_VERSION, "kind": kind,
                       "provenance": provenance, "leak_checked_against": check.names, "counts": counts}
     info = {"file_name": file_name, **info_entry} if info_entry else entry(file_name, kind)
+    existed = (dataset_dir / file_name).exists()
     with staged_writer(dataset_dir / file_name, "wb") as (handle, tmp):
         handle.write(data)
-    changes = registry.commit(dataset_dir, {file_name: tmp}, {name: info}, {name: manifest_entry}, force=force)
-    return {"name": name, "file": str(dataset_dir / file_name), "status": changes[name], **manifest_entry}
+    registry.commit(dataset_dir, {file_name: tmp}, {name: info}, {name: manifest_entry}, force=force)
+    return {"name": name, "file": str(dataset_dir / file_name), "status": "replaced" if existed else "written",
+            **manifest_entry}
 
 
 def register_file(name: str, path: str | Path, dataset_dir: str | Path, formatting: str | None = None,
