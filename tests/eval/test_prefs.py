@@ -1,0 +1,130 @@
+"""eval.prefs: pairs from graded exam samples and from swap-consistent judge verdicts; refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bridge.registry import MANIFEST_NAME
+from eval.cli import eval_group
+from eval.models import ModelSpec
+from eval.prefs import PrefsError, Sampling, exam_pairs, exam_preferences, judge_pairs, judge_preferences
+from tests.datasets import write_dataset_dir
+
+
+def _question(stem: str, answer: str) -> dict:
+    return {"instruction": f"以下是一道单项选择题。\n{stem}\nA. 甲\nB. 乙\nC. 丙\nD. 丁", "input": "", "output": answer}
+
+
+QUESTIONS = [_question("第一题", "A"), _question("第二题", "B"), _question("第三题", "C"),
+             {"instruction": "没有选项的题目", "input": "", "output": "A"}]
+
+
+def test_a_question_with_a_right_and_a_wrong_sample_gives_one_pair():
+    samples = [["A", "B", "答案：A", "A"],    # sample 0
+               ["答案是C", "B", "我不知道", "B"],  # sample 1
+               ["A", "B", "C", "A"]]          # sample 2
+    pairs, dropped = exam_pairs(QUESTIONS, samples)
+    # Q1: right in 0 and 2, wrong in 1 -> chosen the first right (sample 0), rejected the first wrong (sample 1).
+    # Q2: right in every sample. Q3: "答案：A" wrong, "我不知道" has no letter (wrong, as eval scores it), "C" right.
+    assert pairs == [
+        {"instruction": QUESTIONS[0]["instruction"], "input": "", "chosen": "A", "rejected": "答案是C"},
+        {"instruction": QUESTIONS[2]["instruction"], "input": "", "chosen": "C", "rejected": "答案：A"}]
+    assert dropped == {"all_correct": 1, "no_options": 1}
+
+
+def test_all_wrong_is_counted():
+    pairs, dropped = exam_pairs(QUESTIONS[:1], [["B"], ["C"]])
+    assert pairs == [] and dropped == {"all_wrong": 1, "no_options": 0}
+
+
+def test_sampling_settings_are_seeded_per_sample():
+    sampling = Sampling(k=3, temperature=0.7, seed=10)
+    assert [sampling.settings(j).seed for j in range(3)] == [10, 11, 12]
+    assert sampling.settings(0).do_sample and sampling.settings(0).temperature == 0.7
+
+
+@pytest.fixture
+def exams(tmp_path):
+    data = write_dataset_dir(tmp_path / "data", {"med_cmb": ("cmb_train.jsonl", QUESTIONS[:3]),
+                                                 "med_cmb_test": ("cmb_test.jsonl", [_question("考题", "D")])})
+    manifest = {"datasets": {"med_cmb": {"file_name": "cmb_train.jsonl", "split": "train"},
+                             "med_cmb_test": {"file_name": "cmb_test.jsonl", "split": "test"}}}
+    (data / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    return data
+
+
+def test_held_out_sets_greedy_sampling_and_non_exams_are_refused(exams, tmp_path):
+    spec = ModelSpec("m", "unused")
+    with pytest.raises(PrefsError, match=r"med_cmb_test is a held-out set \(test\): preferences are built from an "
+                                         r"exam's training split \(e.g. med_cmb\)"):
+        exam_preferences(exams, "med_cmb_test", spec, tmp_path / "cache")
+    with pytest.raises(PrefsError, match="temperature above 0 and k of at least 2"):
+        exam_preferences(exams, "med_cmb", spec, tmp_path / "cache", Sampling(temperature=0))
+    with pytest.raises(PrefsError, match="temperature above 0 and k of at least 2"):
+        exam_preferences(exams, "med_cmb", spec, tmp_path / "cache", Sampling(k=1))
+    write_dataset_dir(exams, {"med_norm": ("norm.jsonl", QUESTIONS[:1])})
+    with pytest.raises(PrefsError, match="med_norm is not an exam set"):
+        exam_preferences(exams, "med_norm", spec, tmp_path / "cache")
+
+
+def test_the_cli_says_it_in_one_line(exams, tmp_path):
+    result = CliRunner().invoke(eval_group, ["prefs", "exam", "med_cmb_test", "--model", str(tmp_path),
+                                             "--dataset-dir", str(exams)])
+    assert result.exit_code == 1
+    assert "expected a model directory" in result.output and "Traceback" not in result.output
+
+
+def _judged(out, data, dataset, records, answers, verdicts):
+    """An eval OUT dir with scored predictions of models a and b, judged pairwise with ``verdicts``:
+    per record (verdict when a is shown first, verdict when b is shown first), each "A", "B", "tie" or None."""
+    (out / "judge" / "medical_zh" / "pairwise").mkdir(parents=True)
+    (out / "report.json").write_text(json.dumps({"models": ["a", "b"], "datasets": [dataset],
+                                                 "dataset_dir": str(data), "limit": None}), encoding="utf-8")
+    for label, texts in answers.items():
+        path = out / "scores" / label / f"{dataset}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({"index": i, "prediction": t, "reference": r["output"]},
+                                           ensure_ascii=False) + "\n" for i, (t, r) in enumerate(
+            zip(texts, records, strict=True))), encoding="utf-8")
+    judged = out / "judge" / "medical_zh" / "pairwise"
+    (judged / "report.json").write_text(json.dumps({"models": ["a", "b"], "judge": "tiny", "judge_id": "local:x",
+                                                    "rubric": {"name": "medical_zh"}}), encoding="utf-8")
+    lines = []
+    for i, (first, swapped) in enumerate(verdicts):
+        lines.append({"dataset": dataset, "index": i, "models": ["a", "b"], "parsed": first})
+        lines.append({"dataset": dataset, "index": i, "models": ["b", "a"], "parsed": swapped})
+    (judged / "judgements.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+
+
+DIALOG = [{"instruction": f"主题：问题{i}\n内容：怎么办", "input": "", "output": f"参考{i}"} for i in range(5)]
+
+
+def test_only_swap_consistent_non_tie_verdicts_become_pairs(tmp_path):
+    data = write_dataset_dir(tmp_path / "data", {"med_dialog": ("dialog_train.jsonl", DIALOG)})
+    answers = {"a": [f"甲答{i}" for i in range(5)], "b": [f"乙答{i}" for i in range(5)]}
+    # 0: a wins in both orders; 1: b wins in both; 2: position bias (A both times = a, then b); 3: tie; 4: unparsed.
+    verdicts = [("A", "B"), ("B", "A"), ("A", "A"), ("tie", "tie"), ("A", None)]
+    _judged(tmp_path / "out", data, "med_dialog", DIALOG, answers, verdicts)
+    pairs, dropped, provenance = judge_pairs(tmp_path / "out", dataset_dir=data)
+    assert pairs == [{"instruction": DIALOG[0]["instruction"], "input": "", "chosen": "甲答0", "rejected": "乙答0"},
+                     {"instruction": DIALOG[1]["instruction"], "input": "", "chosen": "乙答1", "rejected": "甲答1"}]
+    assert dropped == {"inconsistent": 1, "tie": 1, "unparsed": 1}
+    assert provenance["judge"] == "tiny" and provenance["models"] == ["a", "b"]
+    summary = judge_preferences(tmp_path / "out", data, "med_dialog_pref", kind="kto")
+    assert summary["counts"]["written"] == {"train": 4} and summary["counts"]["desirable"] == 2
+
+
+def test_verdicts_on_a_held_out_set_are_refused(tmp_path):
+    data = write_dataset_dir(tmp_path / "data", {"med_dialog_test": ("dialog_test.jsonl", DIALOG)})
+    _judged(tmp_path / "out", data, "med_dialog_test", DIALOG, {"a": ["x"] * 5, "b": ["y"] * 5}, [("A", "B")] * 5)
+    with pytest.raises(PrefsError, match="judged held-out set\\(s\\) med_dialog_test: preferences come from "
+                                         "training-split prompts only"):
+        judge_pairs(tmp_path / "out", dataset_dir=data)
+
+
+def test_an_unjudged_report_says_what_to_run(tmp_path):
+    with pytest.raises(PrefsError, match="does not exist: judge the report pairwise first"):
+        judge_pairs(tmp_path)
