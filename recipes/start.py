@@ -97,6 +97,7 @@ def start_from(from_run: str, config: dict[str, Any], user: dict[str, Any]) -> S
             start.errors.append(f"FROM={from_run}: {run_dir}/adapter_config.json names no base_model_name_or_path")
             return start
         if finetuning != "lora":
+            start.keys["model_name_or_path"] = base  # the one problem is the method, not the model
             start.errors.append(f"FROM={from_run} is a LoRA adapter and finetuning_type is {finetuning}: merge it "
                                 f"first (make export RUN={run_dir.name}), then start from the merged model")
             return start

@@ -148,6 +148,10 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
         planned_only = [e for e in checked.errors if e.startswith("deepspeed is set")]
         checked.errors = [e for e in checked.errors if e not in planned_only]
         findings.warnings += planned_only
+    if request.from_run and not request.model and "model_name_or_path" not in begun.keys:
+        # FROM could not name the model: the recipe's default hub id is not what the user meant, so its
+        # "not on this machine" would be a second, misleading line beside FROM's own.
+        checked.errors = [e for e in checked.errors if not e.startswith("model_name_or_path:")]
     findings.errors += checked.errors
     findings.warnings += checked.warnings
     notes += checked.notes
