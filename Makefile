@@ -26,7 +26,7 @@ export TOKENIZERS_PARALLELISM ?= false
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
 	control-model parity audit train-full train-lora train-qlora train-freeze train-dpo train-orpo train-simpo \
-	train-kto prefs export chat serve eval exams sweep judge webui demo fuzz recover mutation
+	train-kto prefs prefs-demo export chat serve eval exams sweep judge webui demo fuzz recover mutation
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -205,6 +205,9 @@ judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http:/
 	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) \
 	  $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT)) $(if $(filter 1,$(ALLOW_PARTIAL)),--allow-partial)
+
+prefs-demo: install ## SFT -> preferences from graded exam answers -> DPO -> base/SFT/DPO report, offline (~2 min)
+	$(PY) -m app.cli prefs-demo --dir runs/prefs-demo
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval
