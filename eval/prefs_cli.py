@@ -30,8 +30,9 @@ def _show(summary: dict) -> None:
     counts = summary["counts"]
     console.print(f"[bold]{summary['name']}[/] ({summary['kind']}): {counts['written']['train']} record(s) "
                   f"{summary['status']} in {summary['file']}")
-    console.print(f"  from {counts['candidates']} candidate(s); dropped: "
-                  f"{', '.join(f'{k} {v}' for k, v in counts['dropped'].items()) or 'none'}")
+    console.print(f"  of {counts['candidates']} candidate record(s); left out along the way (questions or verdicts "
+                  f"without a pair, records touching a held-out set): "
+                  f"{', '.join(f'{k} {v}' for k, v in counts['dropped'].items()) or 'nothing'}")
     console.print(f"  leak-checked against: {', '.join(summary['leak_checked_against']) or 'no held-out set'}")
     console.print(f"  train it: make train-{'kto' if summary['kind'] == 'kto' else 'dpo'} FROM=runs/<sft run> "
                   f"DATASETS={summary['name']}", style="dim")

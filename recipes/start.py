@@ -87,10 +87,10 @@ def start_from(from_run: str, config: dict[str, Any], user: dict[str, Any]) -> S
         else:
             start.keys["template"] = template
     finetuning = config.get("finetuning_type", "lora")
+    reference = "; the reference model is that SFT model" if uses_reference(config) else ""
     if (run_dir / "merged" / "config.json").is_file():
         start.keys["model_name_or_path"] = str(run_dir / "merged")
-        start.notes.append(f"FROM {run_dir.name}: its merged model (merged/) is the base; the reference model is "
-                           "that SFT model")
+        start.notes.append(f"FROM {run_dir.name}: its merged model (merged/) is the base{reference}")
     elif (run_dir / "adapter_config.json").is_file():
         base = _adapter_base(run_dir)
         if base is None:
@@ -109,7 +109,7 @@ def start_from(from_run: str, config: dict[str, Any], user: dict[str, Any]) -> S
                               if uses_reference(config) else ""))
     elif (run_dir / "config.json").is_file():
         start.keys["model_name_or_path"] = str(run_dir)
-        start.notes.append(f"FROM {run_dir.name}: its whole model is the base; the reference model is that SFT model")
+        start.notes.append(f"FROM {run_dir.name}: its whole model is the base{reference}")
     else:
         start.errors.append(f"FROM={from_run}: {run_dir} holds no model yet (no merged/, adapter_config.json or "
                             "config.json): did its training finish?")

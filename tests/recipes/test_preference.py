@@ -93,8 +93,10 @@ def test_from_a_merged_or_whole_model_starts_a_new_adapter_on_it(data, runs, tin
     assert config["model_name_or_path"] == str(merged.resolve() / "merged")
     assert "adapter_name_or_path" not in config and "ref_model" not in config
     full = _run(runs, "full", tiny_qwen_path, "full", template="llama3")
-    config = _plan("dpo", data, from_run="full").config
-    assert (config["model_name_or_path"], config["template"]) == (str(full.resolve()), "llama3")
+    resolved = _plan("dpo", data, from_run="full")
+    assert (resolved.config["model_name_or_path"], resolved.config["template"]) == (str(full.resolve()), "llama3")
+    assert "FROM full: its whole model is the base; the reference model is that SFT model" in resolved.notes
+    assert "FROM full: its whole model is the base" in _plan("orpo", data, from_run="full").notes
 
 
 def test_a_from_that_cannot_work_is_one_line_each(data, runs, tiny_qwen_path):
