@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +131,57 @@ def test_verdicts_on_a_held_out_set_are_refused(tmp_path):
 def test_an_unjudged_report_says_what_to_run(tmp_path):
     with pytest.raises(PrefsError, match="does not exist: judge the report pairwise first"):
         judge_pairs(tmp_path)
+
+
+class _Examinee(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server that answers every question "A" when asked with an even seed, else "B"."""
+
+    requests: ClassVar[list] = []
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._reply({"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "x"}]})
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        type(self).requests.append(request)
+        answer = "A" if request["seed"] % 2 == 0 else "B"
+        self._reply({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+
+
+@pytest.fixture
+def examinee():
+    _Examinee.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Examinee)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_answers_sampled_through_a_server_are_seeded_per_sample_and_graded(exams, tmp_path, examinee):
+    from eval.models import resolve
+
+    spec = resolve("served", f"{examinee}#m")
+    summary = exam_preferences(exams, "med_cmb", spec, tmp_path / "cache", Sampling(k=2, temperature=0.9))
+    # Seed 42 answers A, seed 43 answers B: question 1 (A) and question 2 (B) get a pair, question 3 (C) none.
+    assert sorted({(r["seed"], r["temperature"]) for r in _Examinee.requests}) == [(42, 0.9), (43, 0.9)]
+    assert len(_Examinee.requests) == 6
+    pairs = [json.loads(line) for line in (exams / "med_cmb_pref.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [("A", "B"), ("B", "A")]
+    assert summary["counts"]["dropped"] == {"all_wrong": 1}
+    assert summary["provenance"]["generator"]["endpoint"] == examinee
+    # A rerun reuses the cached answers: no request reaches the server.
+    exam_preferences(exams, "med_cmb", spec, tmp_path / "cache", Sampling(k=2, temperature=0.9))
+    assert len(_Examinee.requests) == 6
