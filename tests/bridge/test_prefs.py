@@ -213,3 +213,20 @@ def test_parse_options_reads_what_render_options_wrote():
 def test_parse_options_round_trips(stem, texts):
     options = dict(zip("ABCDEFGH", texts, strict=False))
     assert parse_options(f"{stem}\n{render_options(options)}") == options
+
+
+def test_llamafactory_reads_a_registered_sharegpt_ranking_file(data, tmp_path):
+    from llamafactory.data.loader import _get_merged_dataset
+    from llamafactory.hparams import DataArguments, ModelArguments
+    from transformers import Seq2SeqTrainingArguments
+
+    source = tmp_path / "chat.jsonl"
+    row = {"messages": [{"role": "system", "content": "你是医生。"}, {"role": "user", "content": TRAIN_QUESTION}],
+           "chosen": {"role": "assistant", "content": "A"}, "rejected": {"role": "assistant", "content": "B"}}
+    source.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    prefs.register_file("chat_pref", source, data)
+    data_args = DataArguments(dataset="chat_pref", dataset_dir=str(data), preprocessing_num_workers=None)
+    loaded = list(_get_merged_dataset(["chat_pref"], ModelArguments(model_name_or_path="unused"), data_args,
+                                      Seq2SeqTrainingArguments(output_dir=str(tmp_path / "o"), report_to=[]), "rm"))
+    assert loaded[0]["_prompt"] == [{"role": "user", "content": TRAIN_QUESTION}]
+    assert [m["content"] for m in loaded[0]["_response"]] == ["A", "B"] and loaded[0]["_system"] == "你是医生。"

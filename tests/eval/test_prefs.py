@@ -9,6 +9,8 @@ from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.registry import MANIFEST_NAME
 from eval.cli import eval_group
@@ -185,3 +187,18 @@ def test_answers_sampled_through_a_server_are_seeded_per_sample_and_graded(exams
     # A rerun reuses the cached answers: no request reaches the server.
     exam_preferences(exams, "med_cmb", spec, tmp_path / "cache", Sampling(k=2, temperature=0.9))
     assert len(_Examinee.requests) == 6
+
+
+@pytest.mark.property
+@given(st.lists(st.lists(st.sampled_from(["A", "B", "C", "D", "AB", "答案：B", "不知道", ""]), min_size=4, max_size=4),
+                min_size=2, max_size=5))
+def test_every_question_is_paired_or_counted_and_pairs_are_right_over_wrong(samples):
+    from eval.tasks import mcq
+
+    pairs, dropped = exam_pairs(QUESTIONS, samples)
+    assert len(pairs) + sum(dropped.values()) == len(QUESTIONS)
+    graded = {q["instruction"]: {**q, "options": {"A": "甲", "B": "乙", "C": "丙", "D": "丁"}} for q in QUESTIONS[:3]}
+    for pair in pairs:
+        record = graded[pair["instruction"]]
+        right, wrong = mcq.score([pair["chosen"], pair["rejected"]], [record, record])
+        assert right["correct"] == 1.0 and wrong["correct"] == 0.0
