@@ -164,30 +164,25 @@ def judge_pairs(out_dir: Path, rubric: str = "medical_zh", models: tuple[str, st
     """Ranking pairs from the swap-consistent, non-tie pairwise verdicts in ``out_dir/judge/<rubric>/pairwise``,
     the count of records left out by reason, and the provenance (judge, rubric, models)."""
     from eval.judge.aggregate import combined
-    from eval.judge.run import Call, JudgeError, Outcome, load_answers
+    from eval.judge.report import read_judgements
+    from eval.judge.run import JudgeError, load_answers
 
     judged = out_dir / "judge" / rubric / "pairwise"
     try:
         report = json.loads((judged / "report.json").read_text(encoding="utf-8"))
-        lines = (judged / "judgements.jsonl").read_text(encoding="utf-8").splitlines()
+        found = read_judgements(judged / "judgements.jsonl")
     except FileNotFoundError as exc:
         raise PrefsError(f"{exc.filename} does not exist: judge the report pairwise first "
                          f"(python -m eval judge {out_dir} --judge ... --mode pairwise)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PrefsError(f"{judged}/report.json is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise PrefsError(str(exc)) from None
     judged_models = list(report.get("models") or [])
     pair = tuple(models) if models else tuple(judged_models[:2])
     if len(pair) != 2 or any(m not in judged_models for m in pair):
         raise PrefsError(f"{judged}: choose two of its judged models {judged_models} (got {list(pair)})")
-    outcomes: dict[tuple, Outcome] = {}
-    for number, line in enumerate(lines, 1):
-        try:
-            item = json.loads(line)
-            call = Call(str(item["dataset"]), int(item["index"]), tuple(item["models"]), [])
-        except (ValueError, KeyError, TypeError):
-            raise PrefsError(f"{judged}/judgements.jsonl, line {number}: not a judgement (expected dataset, index, "
-                             "models, parsed)") from None
-        outcomes[(call.dataset, call.index, call.models)] = Outcome(call, item.get("parsed"), "", 0)
+    outcomes = {(o.call.dataset, o.call.index, o.call.models): o for o in found}
     datasets = sorted({key[0] for key in outcomes})
     source = Path(dataset_dir or report.get("dataset_dir") or _report_dataset_dir(out_dir))
     held = heldout_names(source)

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from bridge.registry import MANIFEST_NAME
 from eval.cli import eval_group
+from eval.judge.report import judgement_line, read_judgements
+from eval.judge.run import Call, Outcome
 from eval.models import ModelSpec
 from eval.prefs import PrefsError, Sampling, exam_pairs, exam_preferences, judge_pairs, judge_preferences
 from tests.datasets import write_dataset_dir
@@ -97,11 +99,12 @@ def _judged(out, data, dataset, records, answers, verdicts):
     judged = out / "judge" / "medical_zh" / "pairwise"
     (judged / "report.json").write_text(json.dumps({"models": ["a", "b"], "judge": "tiny", "judge_id": "local:x",
                                                     "rubric": {"name": "medical_zh"}}), encoding="utf-8")
-    lines = []
-    for i, (first, swapped) in enumerate(verdicts):
-        lines.append({"dataset": dataset, "index": i, "models": ["a", "b"], "parsed": first})
-        lines.append({"dataset": dataset, "index": i, "models": ["b", "a"], "parsed": swapped})
-    (judged / "judgements.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    orders = (("a", "b"), ("b", "a"))
+    outcomes = [Outcome(Call(dataset, i, models, []), verdict, "", 1)
+                for i, pair in enumerate(verdicts) for models, verdict in zip(orders, pair, strict=True)]
+    # Written as the judge writes it (eval.judge.report owns the line's format).
+    (judged / "judgements.jsonl").write_text("".join(json.dumps(judgement_line(o), ensure_ascii=False) + "\n"
+                                                     for o in outcomes), encoding="utf-8")
 
 
 DIALOG = [{"instruction": f"主题：问题{i}\n内容：怎么办", "input": "", "output": f"参考{i}"} for i in range(5)]
@@ -202,3 +205,13 @@ def test_every_question_is_paired_or_counted_and_pairs_are_right_over_wrong(samp
         record = graded[pair["instruction"]]
         right, wrong = mcq.score([pair["chosen"], pair["rejected"]], [record, record])
         assert right["correct"] == 1.0 and wrong["correct"] == 0.0
+
+
+def test_a_judgement_line_reads_back_and_a_broken_one_is_named(tmp_path):
+    outcome = Outcome(Call("med_dialog", 3, ("a", "b"), []), "tie", "平局", 2)
+    path = tmp_path / "judgements.jsonl"
+    path.write_text(json.dumps(judgement_line(outcome)) + "\n" + '{"dataset": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"judgements.jsonl, line 2: not a judgement"):
+        read_judgements(path)
+    path.write_text(json.dumps(judgement_line(outcome)) + "\n", encoding="utf-8")
+    assert read_judgements(path) == [outcome]
