@@ -17,6 +17,7 @@ from eval.cli import eval_group
 from eval.judge.report import judgement_line, read_judgements
 from eval.judge.run import Call, Outcome
 from eval.models import ModelSpec
+from eval.predict import GenerationSettings
 from eval.prefs import PrefsError, Sampling, exam_pairs, exam_preferences, judge_pairs, judge_preferences
 from tests.datasets import write_dataset_dir
 
@@ -215,3 +216,70 @@ def test_a_judgement_line_reads_back_and_a_broken_one_is_named(tmp_path):
         read_judgements(path)
     path.write_text(json.dumps(judgement_line(outcome)) + "\n", encoding="utf-8")
     assert read_judgements(path) == [outcome]
+
+
+class _LengthJudge(BaseHTTPRequestHandler):
+    """A pairwise judge on loopback that prefers the longer answer (ties on equal length): swap-consistent by
+    construction, so every verdict it gives is one eval.prefs keeps, apart from ties."""
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, payload: dict) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._reply({"object": "list", "data": [{"id": "judge", "object": "model", "created": 0, "owned_by": "x"}]})
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        prompt = request["messages"][-1]["content"]
+        # The last headings are the answers' (the instructions name them once before).
+        a = prompt.rsplit("【回答A】", 1)[1].split("【回答B】", 1)[0]
+        b = prompt.rsplit("【回答B】", 1)[1].split("【评估维度", 1)[0]
+        winner = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
+        self._reply({"id": "x", "object": "chat.completion", "created": 0, "model": "judge", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": json.dumps({"winner": winner})},
+             "finish_reason": "stop"}]})
+
+
+@pytest.mark.slow
+def test_judge_verdicts_on_a_training_set_become_a_preference_set_end_to_end(tmp_path):
+    """eval run (two real tiny models on a training set) → eval judge --mode pairwise (through a server) →
+    eval prefs judge: the pairs are the longer answers over the shorter ones, as the judge ruled."""
+    from eval.judge.pipeline import JudgeRequest, prepare, run
+    from eval.pipeline import evaluate
+    from tests.serving import talking_qwen
+
+    data = write_dataset_dir(tmp_path / "data", {"med_dialog": ("dialog_train.jsonl", DIALOG[:3])})
+    model = str(talking_qwen())
+    # One model under two templates: the same weights answer differently, which is all the judge needs here.
+    specs = [ModelSpec("a", model, template="qwen"), ModelSpec("b", model, template="default")]
+    evaluate(specs, ["med_dialog"], data, tmp_path / "out", settings=GenerationSettings(max_new_tokens=12),
+             bootstrap=0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LengthJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run(prepare(JudgeRequest(tmp_path / "out", f"http://127.0.0.1:{server.server_port}/v1#judge",
+                                 mode="pairwise", resamples=0)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    result = CliRunner().invoke(eval_group, ["prefs", "judge", str(tmp_path / "out"), "--name", "dialog_pref",
+                                             "--dataset-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    scored = {label: [json.loads(line)["prediction"] for line in (tmp_path / "out" / "scores" / label /
+                                                                  "med_dialog.jsonl").read_text().splitlines()]
+              for label in ("a", "b")}
+    expected = [(max(x, y, key=len), min(x, y, key=len)) for x, y in zip(scored["a"], scored["b"], strict=True)
+                if len(x) != len(y)]
+    pairs = [json.loads(line) for line in (data / "dialog_pref.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == expected and expected
+    manifest = json.loads((data / MANIFEST_NAME).read_text(encoding="utf-8"))["datasets"]["dialog_pref"]
+    assert manifest["provenance"]["models"] == ["a", "b"] and manifest["provenance"]["datasets"] == ["med_dialog"]
+    assert "127.0.0.1" in manifest["provenance"]["judge"]
