@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from medft.console import console
+from recipes.render import METHODS
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -48,9 +49,6 @@ def _show_findings(plan) -> None:
         console.print(f"[yellow]warning[/] {warning}")
     for error in plan.findings.errors:
         console.print(f"[red]error[/]   {error}")
-
-
-METHODS = ["full", "lora", "qlora", "freeze", "dpo", "orpo", "simpo", "kto"]
 
 
 @recipes.command("train")

@@ -38,6 +38,18 @@ def uses_reference(config: dict[str, Any]) -> bool:
     return stage == "kto" or (stage == "dpo" and config.get("pref_loss", "sigmoid") not in REFERENCE_FREE_LOSSES)
 
 
+def reference_of(config: dict[str, Any]) -> str | None:
+    """What the run is compared against, in words for its manifest (None: no reference model)."""
+    if not uses_reference(config):
+        return None
+    if config.get("ref_model"):
+        adapters = config.get("ref_model_adapters")
+        return f"{config['ref_model']}" + (f" + adapter {adapters}" if adapters else "")
+    if config.get("finetuning_type", "lora") == "lora":
+        return f"{config.get('model_name_or_path')} (the policy with its new adapter switched off)"
+    return f"{config.get('model_name_or_path')} (a frozen copy of the starting model)"
+
+
 @dataclass
 class Start:
     """What ``FROM`` contributes to a config: keys to set, notes, and errors that stop the launch."""

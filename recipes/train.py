@@ -183,6 +183,7 @@ def launch_plan(p: Plan, request: TrainRequest) -> int:
         "stage": p.config.get("stage"),
         # The SFT run a preference run started from (FROM=runs/NAME), and the reference model it trained against.
         "from_run": str(run.locate(request.from_run).resolve()) if request.from_run else None,
+        "reference_model": start.reference_of(p.config),
         # export / chat load the model the same way: they follow this opt-in unless told otherwise.
         "trust_remote_code": p.config.get("trust_remote_code") is True,
         # Scores on a held-out set this run trained on mean nothing: the opt-in stays on record.

@@ -60,6 +60,7 @@ def test_dpo_started_from_the_sft_model_and_trained_against_it(demo):
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "success" and manifest["stage"] == "dpo"
     assert manifest["from_run"] == str(demo / "runs" / "sft")
+    assert manifest["reference_model"] == f"{demo / 'runs' / 'sft'} (the policy with its new adapter switched off)"
     adapter = json.loads((run / "adapter_config.json").read_text(encoding="utf-8"))
     assert adapter["base_model_name_or_path"] == str(demo / "runs" / "sft")
     # DPO's first loss is ln 2 exactly when the reference model is the policy it starts from (the SFT model):

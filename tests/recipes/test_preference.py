@@ -78,6 +78,8 @@ def test_from_an_adapter_trains_it_further_against_the_sft_model(data, runs, tin
     assert any("reference model is base + that adapter" in note for note in resolved.notes)
     kto = _plan("kto", data, datasets="med_kto", from_run="sft").config
     assert kto["ref_model_adapters"] == str(run.resolve())
+    assert start.reference_of(config) == f"{tiny_qwen_path} + adapter {run.resolve()}"
+    assert start.reference_of({**config, "pref_loss": "orpo"}) is None
 
 
 @pytest.mark.parametrize("method", ["orpo", "simpo"])
