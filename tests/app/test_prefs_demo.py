@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -67,3 +70,22 @@ def test_dpo_started_from_the_sft_model_and_trained_against_it(demo):
     # a reference that were the bare base would give other log-ratios from the first step.
     first = _jsonl(run / "trainer_log.jsonl")[0]
     assert math.isclose(first["loss"], math.log(2), abs_tol=2e-3), first
+
+
+def test_kto_trains_on_the_same_samples_tagged_good_or_bad(demo):
+    """The other data format: `eval prefs exam --kind kto` (the cached samples, no new generation) → train-kto."""
+    from app.prefs_demo import ANSWER_TOKENS, COMMON_ARGS
+
+    data, runs = demo / "dataset_info", demo / "runs"
+    env = {**os.environ, "MEDFT_RUNS_DIR": str(runs), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "eval", "prefs", "exam", "med_cmb", "--model", str(runs / "sft"),
+                    "--dataset-dir", str(data), "--k", str(K), "--max-new-tokens", str(ANSWER_TOKENS), "--cache",
+                    str(demo / "samples"), "--kind", "kto"], check=True, env=env, capture_output=True)
+    tagged = _jsonl(data / "med_cmb_kto.jsonl")
+    pairs = _jsonl(data / "med_cmb_pref.jsonl")
+    assert len(tagged) == 2 * len(pairs) and sum(r["kto_tag"] for r in tagged) == len(pairs)
+    subprocess.run([sys.executable, "-m", "recipes", "train", "kto", "--from", str(runs / "sft"), "--dataset-dir",
+                    str(data), "--datasets", "med_cmb_kto", "--run", "kto", "learning_rate=5e-4", *COMMON_ARGS],
+                   check=True, env=env, capture_output=True)
+    manifest = json.loads((runs / "kto" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "success" and manifest["stage"] == "kto"

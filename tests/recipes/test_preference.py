@@ -158,3 +158,24 @@ def test_uses_reference_follows_llamafactory():
         lf = FinetuningArguments(stage=stage, pref_loss=loss).use_ref_model
         assert start.uses_reference({"stage": stage, "pref_loss": loss}) == lf, (stage, loss)
     assert start.uses_reference({"stage": "kto"}) and not start.uses_reference({"stage": "sft"})
+
+
+def test_make_passes_from_and_builds_each_kind_of_preference_set():
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+
+    def shown(target, *variables):
+        return subprocess.run(["make", "-n", target, "VENV=/nonexistent", *variables],
+                              cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, env=env,
+                              check=True).stdout
+
+    assert "recipes train dpo" in shown("train-dpo", "FROM=runs/sft") and "--from runs/sft" in shown(
+        "train-dpo", "FROM=runs/sft")
+    assert "--from" not in shown("train-lora")
+    exam = shown("prefs", "FROM=runs/sft", "EXAM=cmb", "K=6", "KIND=kto")
+    assert "-m eval prefs exam med_cmb --model \"runs/sft\"" in exam and "--k 6" in exam and "--kind kto" in exam
+    assert "-m eval prefs judge \"reports/x\"" in shown("prefs", "JUDGED=reports/x", "NAME=mine")
+    assert "-m eval prefs file \"mine\" \"my.jsonl\"" in shown("prefs", "PREF_FILE=my.jsonl", "NAME=mine")
