@@ -25,7 +25,8 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock test lint format bench clean tiny-models data stats download samples \
-	control-model parity audit train-full train-lora train-qlora train-freeze export chat serve eval exams sweep judge webui demo fuzz recover mutation
+	control-model parity audit train-full train-lora train-qlora train-freeze train-dpo train-orpo train-simpo \
+	train-kto prefs prefs-demo export chat serve eval exams sweep judge webui demo fuzz recover mutation
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -74,7 +75,8 @@ TRAIN_FLAGS = $(if $(MODEL),--model $(MODEL)) $(if $(DATASETS),--datasets $(DATA
   $(if $(filter 1,$(DRY_RUN)),--dry-run) $(if $(GPUS),--gpus $(GPUS)) $(if $(DS),--ds $(DS)) \
   $(if $(NNODES),--nnodes $(NNODES)) $(if $(NODE_RANK),--node-rank $(NODE_RANK)) \
   $(if $(MASTER_ADDR),--master-addr $(MASTER_ADDR)) $(if $(MASTER_PORT),--master-port $(MASTER_PORT)) \
-  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(if $(filter 1,$(ALLOW_HELDOUT)),--allow-heldout) $(VAL_FLAGS)
+  $(if $(filter 1,$(USE_RAY)),--use-ray) $(TRUST_FLAG) $(if $(filter 1,$(ALLOW_HELDOUT)),--allow-heldout) $(VAL_FLAGS) \
+  $(if $(FROM),--from $(FROM))
 # VAL_SIZE=0.1 holds out 10 % of the training data and logs a validation loss every logging_steps (the loss
 # plot and `make sweep` draw it beside the training loss).
 VAL_SIZE ?=
@@ -93,6 +95,42 @@ train-full: install ## Full fine-tune; same variables, plus GPUS=N DS=z2|z3|z3_o
 
 train-freeze: install ## Freeze tuning (last layers only); same variables as train-lora
 	$(PY) -m recipes train freeze $(TRAIN_FLAGS) $(ARGS)
+
+# Preference training (README "Preference training"): FROM=runs/NAME starts from that SFT run (its weights, its
+# template; the reference model of dpo / kto is that SFT model). DATASETS: a set `make prefs` registered.
+FROM ?=
+train-dpo: install ## DPO on LoRA: make train-dpo FROM=runs/SFT DATASETS=med_cmb_pref [same variables as train-lora]
+	$(PY) -m recipes train dpo $(TRAIN_FLAGS) $(ARGS)
+
+train-orpo: install ## ORPO (no reference model): make train-orpo FROM=runs/SFT DATASETS=med_cmb_pref
+	$(PY) -m recipes train orpo $(TRAIN_FLAGS) $(ARGS)
+
+train-simpo: install ## SimPO (no reference model): make train-simpo FROM=runs/SFT DATASETS=med_cmb_pref
+	$(PY) -m recipes train simpo $(TRAIN_FLAGS) $(ARGS)
+
+train-kto: install ## KTO on good/bad answers (kto_tag): make train-kto FROM=runs/SFT DATASETS=med_cmb_kto
+	$(PY) -m recipes train kto $(TRAIN_FLAGS) $(ARGS)
+
+# prefs: one of EXAM=cmb|cmexam (FROM's sampled answers to the exam's training questions, graded), JUDGED=OUT
+# (pairwise judge verdicts in an eval report on training prompts) or PREF_FILE=ranking.jsonl; NAME names the set.
+EXAM ?=
+JUDGED ?=
+PREF_FILE ?=
+NAME ?=
+K ?=
+TEMPERATURE ?=
+KIND ?=
+PREF_FLAGS = --dataset-dir $(DATASET_DIR) $(if $(NAME),--name $(NAME)) $(if $(KIND),--kind $(KIND)) \
+  $(if $(filter 1,$(FORCE)),--force)
+prefs: install ## Preference set: make prefs FROM=runs/SFT EXAM=cmb [K=4 TEMPERATURE=1.0 KIND=kto LIMIT=N] | JUDGED=OUT NAME=n | PREF_FILE=f NAME=n
+	@if [ -n "$(EXAM)" ]; then [ -n "$(FROM)" ] || { echo 'make prefs EXAM=...: set FROM=runs/<sft run> (the model whose answers are graded)'; exit 2; }; \
+	  set -x; $(PY) -m eval prefs exam med_$(EXAM) --model "$(FROM)" $(PREF_FLAGS) $(if $(K),--k $(K)) \
+	    $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(LIMIT),--limit $(LIMIT)); \
+	elif [ -n "$(JUDGED)" ]; then [ -n "$(NAME)" ] || { echo 'make prefs JUDGED=...: set NAME=<set name>'; exit 2; }; \
+	  set -x; $(PY) -m eval prefs judge "$(JUDGED)" $(PREF_FLAGS) --rubric $(RUBRIC); \
+	elif [ -n "$(PREF_FILE)" ]; then [ -n "$(NAME)" ] || { echo 'make prefs PREF_FILE=...: set NAME=<set name>'; exit 2; }; \
+	  set -x; $(PY) -m eval prefs file "$(NAME)" "$(PREF_FILE)" --dataset-dir $(DATASET_DIR) $(if $(filter 1,$(FORCE)),--force); \
+	else echo 'make prefs: set EXAM=cmb FROM=runs/<sft>, JUDGED=<eval OUT> NAME=<set>, or PREF_FILE=<file> NAME=<set>'; exit 2; fi
 
 export: install ## Merge a LoRA/QLoRA run's adapter into its base: make export RUN=<name> (or RUN=runs/<name>)
 	@[ -n "$(RUN)" ] || { echo 'make export: set RUN=runs/<name>'; exit 2; }
@@ -167,6 +205,9 @@ judge: install ## LLM-as-judge on OUT's predictions: make judge JUDGE=dir|http:/
 	  $(foreach m,$(JUDGE_MODELS),--model $(m)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(filter 1,$(DRY_RUN)),--dry-run) \
 	  $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) \
 	  $(if $(REQUEST_TIMEOUT),--request-timeout $(REQUEST_TIMEOUT)) $(if $(filter 1,$(ALLOW_PARTIAL)),--allow-partial)
+
+prefs-demo: install ## SFT -> preferences from graded exam answers -> DPO -> base/SFT/DPO report, offline (~2 min)
+	$(PY) -m app.cli prefs-demo --dir runs/prefs-demo
 
 DEMO_DIR ?= runs/demo
 demo: install ## The whole pipeline offline: tiny models + sample data -> convert -> stats -> LoRA -> export -> eval

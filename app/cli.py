@@ -78,6 +78,22 @@ def demo_command(demo_dir: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command("prefs-demo")
+@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where it writes everything (default: runs/prefs-demo).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Sample only the first N training questions.")
+def prefs_demo_command(demo_dir: Path | None, limit: int | None) -> None:
+    """SFT -> exam preferences -> DPO -> base / SFT / DPO report, offline on the control model (`make prefs-demo`)."""
+    from app.demo import DemoError
+    from app.prefs_demo import run_prefs_demo
+    from medft.paths import runs_dir
+
+    try:
+        run_prefs_demo(demo_dir or runs_dir() / "prefs-demo", limit=limit)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command("parity")
 @click.argument("run_name", metavar="RUN")
 @click.option("--dataset", "datasets", multiple=True, default=("med_norm_test", "med_mrg_test"), show_default=True,

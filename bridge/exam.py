@@ -62,6 +62,23 @@ def render_options(options: Mapping[str, str]) -> str:
     return "\n".join(f"{letter}. {text}" for letter, text in options.items())
 
 
+def parse_options(prompt: str) -> dict[str, str]:
+    """The options :func:`render_options` wrote at the end of a prompt (training splits keep only the alpaca
+    fields): the trailing run of ``X. text`` lines in letter order from A, ``{}`` when there is none."""
+    lines = prompt.rstrip("\n").split("\n")
+    found: list[tuple[str, str]] = []
+    for line in reversed(lines):
+        letter, dot, text = line[:1], line[1:3], line[3:]
+        if letter not in LETTERS or not letter or dot != ". ":
+            break
+        found.append((letter, text))
+        if letter == "A":  # the first option: a stem line above it that looks like one is still the stem
+            break
+    found.reverse()
+    letters = "".join(letter for letter, _ in found)
+    return dict(found) if letters and letters == LETTERS[:len(letters)] else {}
+
+
 def check_answer(answer: str | None, options: Mapping[str, str], counts: Counts) -> bool:
     """True when the answer is usable: present and every letter names a non-blank option (else counted)."""
     if answer is None:

@@ -207,6 +207,9 @@ def _add_judge_commands() -> None:
 
     eval_group.add_command(judge_command)
     eval_group.add_command(rubric_command)
+    from eval.prefs_cli import prefs_group
+
+    eval_group.add_command(prefs_group)
 
 
 _add_judge_commands()

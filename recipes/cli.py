@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from medft.console import console
+from recipes.render import METHODS
 
 DIR = click.Path(file_okay=False, path_type=Path)
 
@@ -23,7 +24,7 @@ TRUST = click.option("--trust-remote-code", is_flag=True,
 
 
 def _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes, node_rank,
-             master_addr, master_port, ds, use_ray, trust_remote_code=False, allow_heldout=False):
+             master_addr, master_port, ds, use_ray, trust_remote_code=False, allow_heldout=False, from_run=None):
     from recipes.launch import Distributed
     from recipes.render import RecipeError, parse_overrides
     from recipes.train import TrainRequest
@@ -35,7 +36,7 @@ def _request(method, model, datasets, overrides, run_name, resume, force, datase
     return TrainRequest(
         method=method, model=model, datasets=datasets, overrides=parsed, run_name=run_name, resume=resume,
         force=force, dataset_dir=dataset_dir, deepspeed=ds, trust_remote_code=trust_remote_code,
-        allow_heldout=allow_heldout,
+        allow_heldout=allow_heldout, from_run=from_run,
         distributed=Distributed(gpus=gpus, nnodes=nnodes, node_rank=node_rank, master_addr=master_addr,
                                 master_port=master_port, use_ray=use_ray),
     )
@@ -51,7 +52,7 @@ def _show_findings(plan) -> None:
 
 
 @recipes.command("train")
-@click.argument("method", type=click.Choice(["full", "lora", "qlora", "freeze"]))
+@click.argument("method", type=click.Choice(METHODS))
 @click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--model", help="Base model: a local directory or a downloaded hub id.")
 @click.option("--datasets", help="Comma-separated registered datasets, e.g. med_dialog,med_norm,med_mrg.")
@@ -71,17 +72,22 @@ def _show_findings(plan) -> None:
 @click.option("--allow-heldout", is_flag=True,
               help="Allow training on a held-out set or few-shot pool (*_test, *_dev, a --test-file copy); "
                    "refused by default. Make: ALLOW_HELDOUT=1.")
+@click.option("--from", "from_run", metavar="RUN",
+              help="Start from a finished SFT run (runs/NAME or NAME): its merged model or adapter, and its "
+                   "template; the reference model of dpo / kto is that SFT model. Make: FROM=runs/NAME.")
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved YAML, command and memory estimate; run nothing (exit 2 where a launch "
                    "would refuse).")
 def train_command(method, overrides, model, datasets, run_name, resume, force, dataset_dir, gpus, nnodes,
-                  node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout, dry_run) -> None:
-    """Validate and launch a METHOD recipe (full, lora, qlora, freeze) with KEY=VALUE overrides."""
+                  node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout, from_run,
+                  dry_run) -> None:
+    """Validate and launch a METHOD recipe (full, lora, qlora, freeze; preference: dpo, orpo, simpo, kto on
+    LoRA) with KEY=VALUE overrides."""
     from recipes.run import RunDirError
     from recipes.train import launch_plan, plan
 
     request = _request(method, model, datasets, overrides, run_name, resume, force, dataset_dir, gpus, nnodes,
-                       node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout)
+                       node_rank, master_addr, master_port, ds, use_ray, trust_remote_code, allow_heldout, from_run)
     resolved = plan(request, dry_run=dry_run)
     _show_findings(resolved)
     if dry_run:
@@ -103,7 +109,7 @@ def train_command(method, overrides, model, datasets, run_name, resume, force, d
 
 
 @recipes.command("render")
-@click.argument("method", type=click.Choice(["base", "full", "lora", "qlora", "freeze"]))
+@click.argument("method", type=click.Choice(["base", *METHODS]))
 def render_command(method: str) -> None:
     """Print a shipped recipe file, comments included."""
     from recipes.render import recipe_text

@@ -9,7 +9,12 @@ from typing import Any
 
 import yaml
 
-METHODS = ("full", "lora", "qlora", "freeze")
+#: Fine-tuning methods (which weights train).
+TUNING_METHODS = ("full", "lora", "qlora", "freeze")
+#: Preference methods: a stage recipe stacked on the fine-tuning method it trains with (LoRA: the policy and
+#: its reference share one base, so a 0.5 B model's preference run fits beside its SFT run's memory).
+PREFERENCE_METHODS = {"dpo": "lora", "orpo": "lora", "simpo": "lora", "kto": "lora"}
+METHODS = (*TUNING_METHODS, *PREFERENCE_METHODS)
 #: Numbers YAML 1.1 leaves as strings because they lack a dot: 2e-4, 1E5.
 SCIENTIFIC = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 
@@ -54,10 +59,18 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
+def tuning_method(method: str) -> str:
+    """The fine-tuning method under a recipe: itself, or the one a preference recipe is stacked on."""
+    return PREFERENCE_METHODS.get(method, method)
+
+
 def merge(method: str, user: dict[str, Any]) -> dict[str, Any]:
-    """base, then the method, then ``user`` (later layers win; key order follows first appearance)."""
+    """base, then the fine-tuning method, then a preference recipe's own layer, then ``user`` (later layers
+    win; key order follows first appearance)."""
     config = load_layer("base")
-    config.update(load_layer(method))
+    config.update(load_layer(tuning_method(method)))
+    if method in PREFERENCE_METHODS:
+        config.update(load_layer(method))
     config.update(user)
     return config
 

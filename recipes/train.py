@@ -11,7 +11,7 @@ from medft.console import get_logger
 from medft.io import atomic_write_text
 from medft.paths import dataset_dir as default_dataset_dir
 from medft.paths import runs_dir
-from recipes import launch, precision, render, run, validate
+from recipes import launch, precision, render, run, start, validate
 from recipes.memory import ZERO, estimate
 
 log = get_logger("recipes.train")
@@ -35,6 +35,8 @@ class TrainRequest:
     trust_remote_code: bool = False
     #: Opt in to training on a held-out set or few-shot pool (ALLOW_HELDOUT=1); refused by default.
     allow_heldout: bool = False
+    #: Start from a finished SFT run (FROM=runs/NAME): its weights and template (recipes.start).
+    from_run: str | None = None
 
 
 @dataclass
@@ -99,6 +101,11 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
     config = render.merge(request.method, user)
     notes: list[str] = []
     findings = validate.Findings()
+    if request.from_run:
+        begun = start.start_from(request.from_run, config, user)
+        config.update(begun.keys)
+        notes += begun.notes
+        findings.errors += begun.errors
 
     if "output_dir" in user:
         findings.errors.append("output_dir is the run directory runs/<name>: choose it with RUN=<name>, not ARGS")
@@ -141,13 +148,18 @@ def plan(request: TrainRequest, hardware: precision.Hardware | None = None, dry_
         planned_only = [e for e in checked.errors if e.startswith("deepspeed is set")]
         checked.errors = [e for e in checked.errors if e not in planned_only]
         findings.warnings += planned_only
+    if request.from_run and not request.model and "model_name_or_path" not in begun.keys:
+        # FROM could not name the model: the recipe's default hub id is not what the user meant, so its
+        # "not on this machine" would be a second, misleading line beside FROM's own.
+        checked.errors = [e for e in checked.errors if not e.startswith("model_name_or_path:")]
     findings.errors += checked.errors
     findings.warnings += checked.warnings
     notes += checked.notes
     if request.deepspeed and (planned_for_gpus or not hardware.cuda):
         findings.warnings.append("DeepSpeed needs CUDA GPUs: this machine has none, so this run can only be planned")
     gpus = (request.distributed.gpus or 1) * (request.distributed.nnodes or 1)
-    memory = estimate(config, request.method, gpus, request.deepspeed if request.deepspeed in ZERO else None)
+    zero = request.deepspeed if request.deepspeed in ZERO else None
+    memory = estimate(config, render.tuning_method(request.method), gpus, zero)
     notes.append(memory.describe() if memory else "memory estimate unavailable (model size unknown)")
     return Plan(request.method, config, run_dir, env, findings, notes)
 
@@ -168,6 +180,10 @@ def launch_plan(p: Plan, request: TrainRequest) -> int:
         "base_model": p.config["model_name_or_path"],
         "template": p.config.get("template"),
         "finetuning_type": p.config.get("finetuning_type"),
+        "stage": p.config.get("stage"),
+        # The SFT run a preference run started from (FROM=runs/NAME), and the reference model it trained against.
+        "from_run": str(run.locate(request.from_run).resolve()) if request.from_run else None,
+        "reference_model": start.reference_of(p.config),
         # export / chat load the model the same way: they follow this opt-in unless told otherwise.
         "trust_remote_code": p.config.get("trust_remote_code") is True,
         # Scores on a held-out set this run trained on mean nothing: the opt-in stays on record.

@@ -95,8 +95,7 @@ def run(prepared: Prepared, on_reply: Callable[[int], None] | None = None) -> di
                   "unparsed": sum(o.parsed is None for o in outcomes)},
         "limit": request.limit, "bootstrap": stats, "results": results,
     }
-    judgements = [{"dataset": o.call.dataset, "index": o.call.index, "models": list(o.call.models),
-                   "parsed": o.parsed, "attempts": o.attempts, "reply": o.reply} for o in outcomes]
+    judgements = [report.judgement_line(o) for o in outcomes]
     report.write(data, prepared.report_dir, judgements)
     if (request.out_dir / "report.json").exists():
         from eval import report_html  # the evaluation's page gains this judge's section and verdicts

@@ -186,6 +186,33 @@ def _bars(entries: list[dict]) -> tuple[list[float], list[list[float]]]:
     return values, [low, high]
 
 
+def judgement_line(outcome) -> dict:
+    """One line of judgements.jsonl: what a call judged (dataset, record index, models as shown), the parsed
+    verdict, the attempts and the reply. The one place that says what a line holds; :func:`read_judgements`
+    reads it back."""
+    return {"dataset": outcome.call.dataset, "index": outcome.call.index, "models": list(outcome.call.models),
+            "parsed": outcome.parsed, "attempts": outcome.attempts, "reply": outcome.reply}
+
+
+def read_judgements(path: Path) -> list:
+    """The outcomes (``eval.judge.run.Outcome``, messages not kept) of a judgements.jsonl; ValueError naming
+    the line that is not one."""
+    import json
+
+    from eval.judge.run import Call, Outcome
+
+    outcomes = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            item = json.loads(line)
+            call = Call(str(item["dataset"]), int(item["index"]), tuple(str(m) for m in item["models"]), [])
+            outcomes.append(Outcome(call, item.get("parsed"), str(item.get("reply", "")), int(item.get("attempts", 1))))
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}, line {number}: not a judgement (expected dataset, index, models, "
+                             "parsed)") from None
+    return outcomes
+
+
 def write(report: dict, out_dir: Path, judgements: list[dict]) -> list[Path]:
     """Write report.json, report.md, report.png and judgements.jsonl (one line per call) into ``out_dir``."""
     from medft.io import atomic_write_jsonl

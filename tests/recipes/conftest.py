@@ -16,9 +16,20 @@ MRG = [{"instruction": "问诊对话历史：\n患者：宝宝拉肚子三天\n�
 
 @pytest.fixture(scope="session")
 def train_dir(tmp_path_factory):
-    """A dataset_dir with med_norm and med_mrg registered, as bridge would leave it."""
+    """A dataset_dir with med_norm and med_mrg registered, as bridge would leave it, and med_pref / med_kto."""
+    from bridge import prefs
+
     data = tmp_path_factory.mktemp("dataset_info")
-    return write_dataset_dir(data, {"med_norm": ("norm_train.jsonl", NORM), "med_mrg": ("mrg_train.jsonl", MRG)})
+    write_dataset_dir(data, {"med_norm": ("norm_train.jsonl", NORM), "med_mrg": ("mrg_train.jsonl", MRG)})
+    # A ranking and a kto set, as `eval prefs` registers them, for the preference recipes.
+    pair = prefs.ranking_record(NORM[0]["instruction"], "高血压", "低血压")
+    info = json.loads((data / "dataset_info.json").read_text(encoding="utf-8"))
+    for name, kind, rows in (("med_pref", "ranking", [pair] * 2), ("med_kto", "kto", prefs.kto_records(pair))):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                            encoding="utf-8")
+        info[name] = prefs.entry(f"{name}.jsonl", kind)
+    (data / "dataset_info.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+    return data
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from recipes import precision
-from recipes.render import METHODS, RecipeError, load_layer, parse_overrides, recipe_text
+from recipes.render import METHODS, PREFERENCE_METHODS, RecipeError, load_layer, parse_overrides, recipe_text
 from recipes.train import TrainRequest, plan
 
 CPU = precision.Hardware(cuda=False, bf16=False)
@@ -15,13 +15,13 @@ NEW_GPU = precision.Hardware(cuda=True, bf16=True, name="A100")
 def test_every_shipped_recipe_renders_and_validates(method, tiny_qwen_path, train_dir, runs):
     text = recipe_text(method)
     assert text.startswith("#") and "Launch:" in text, "each recipe documents how to launch it"
-    resolved = plan(TrainRequest(method, model=str(tiny_qwen_path), datasets="med_norm,med_mrg",
-                                 dataset_dir=train_dir), CPU)
+    datasets = {"kto": "med_kto"}.get(method, "med_pref" if method in PREFERENCE_METHODS else "med_norm,med_mrg")
+    resolved = plan(TrainRequest(method, model=str(tiny_qwen_path), datasets=datasets, dataset_dir=train_dir), CPU)
     assert resolved.findings.ok, resolved.findings.errors
     config = resolved.config
     assert config["output_dir"] == str(runs.resolve() / resolved.run_dir.name)
     assert config["bf16"] is False and config["fp16"] is False
-    assert config["finetuning_type"] == {"qlora": "lora"}.get(method, method)
+    assert config["finetuning_type"] == {"qlora": "lora", **PREFERENCE_METHODS}.get(method, method)
     assert config["template"] == "qwen" and config["lr_scheduler_type"] == "cosine"
     assert not runs.exists(), "planning writes nothing"
 
