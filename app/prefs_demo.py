@@ -8,7 +8,7 @@ by default) with its own dataset_dir and runs dir. Settings chosen by measuremen
 - SFT is *full* fine-tuning (6 epochs, lr 2e-3, 120 questions): a LoRA SFT of the control model at the demo's
   8e-3 learned to answer with a letter too rarely (13–19 of 120 questions gave a pair with k = 4), the full
   one answers every question with letters, right about as often as chance, so 4 samples per question give a
-  right and a wrong answer on about half of them (67 of 120 measured).
+  right and a wrong answer on more than half of them (76 of 120 measured).
 - DPO (a LoRA on the SFT model; its reference is the SFT model) at lr 5e-4 for 2 epochs. The control model
   knows no medicine, so DPO is not expected to move the score: the report shows what it did, with CIs.
   At lr 5e-3 it unlearned the answer format (unextracted 0 → 100 %): the classic DPO collapse when both
