@@ -129,14 +129,23 @@ def test_ctrl_c_is_forwarded_and_recorded(tiny_qwen_path, train_dir, runs):
     args = [sys.executable, "-m", "recipes", "train", "lora", "--model", str(tiny_qwen_path),
             "--datasets", "med_norm,med_mrg", "--dataset-dir", str(train_dir), "--run", "stopped",
             *[a for a in TINY_ARGS if not a.startswith("max_steps")], "max_steps=100000"]
-    proc = subprocess.Popen(args, env={**os.environ, "MEDFT_RUNS_DIR": str(runs)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output goes to a file, not a pipe nobody reads while training runs: a full pipe (64 KiB of progress bars
+    # on a loaded machine) blocks the trainer mid-write, and then it cannot even finish handling the Ctrl-C.
+    output = runs.parent / "stopped.out"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(args, env={**os.environ, "MEDFT_RUNS_DIR": str(runs)}, stdout=sink,
+                                stderr=subprocess.STDOUT)
     log = runs / "stopped" / "trainer_log.jsonl"
     deadline = time.monotonic() + 240
     while not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    assert proc.poll() is None, output.read_text(encoding="utf-8", errors="replace")[-2000:]
     proc.send_signal(signal.SIGINT)
-    code = proc.wait(timeout=120)
+    try:
+        code = proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("Ctrl-C did not stop the run within 120 s:\n"
+                             + output.read_text(encoding="utf-8", errors="replace")[-2000:]) from None
     manifest = _manifest(runs / "stopped")
     assert code != 0 and manifest["status"] == "interrupted" and "end_time" in manifest
