@@ -102,18 +102,30 @@ def shell_line(argv: list[str], env: dict[str, str]) -> str:
 class ForwardedInterrupts:
     """While active, Ctrl-C and SIGTERM go to ``proc``: the first as SIGINT (a clean stop), later ones as SIGTERM.
 
+    Enter it *before* starting the child and :meth:`attach` the child once started: a child inherits an ignored
+    SIGINT (a script's background job, ``nohup``) but not a handler, so with our handler in place the child
+    starts with the default Ctrl-C behaviour even when we were started with Ctrl-C ignored. (Measured: started
+    from a context that ignores SIGINT, a training child spawned first kept training for minutes after the
+    forwarded SIGINT.) A signal that arrives before the child is attached is forwarded on attach.
+
     ``arrived`` says whether the user asked to stop. Our own handlers are restored on exit.
     """
 
-    def __init__(self, proc: subprocess.Popen):
+    def __init__(self, proc: subprocess.Popen | None = None):
         self.proc = proc
         self.arrived = False
         self._previous: dict = {}
 
     def _forward(self, _signum, _frame) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM if self.arrived else signal.SIGINT)
         self.arrived = True
+
+    def attach(self, proc: subprocess.Popen) -> None:
+        """Forward to ``proc`` from now on (and now, if the user already asked to stop)."""
+        self.proc = proc
+        if self.arrived and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
 
     def __enter__(self) -> ForwardedInterrupts:
         self._previous = {sig: signal.signal(sig, self._forward) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -131,18 +143,19 @@ def run_streaming(argv: list[str], env: dict[str, str], log_path: Path) -> tuple
     reaches only us; we forward one SIGINT (LLaMA-Factory then stops cleanly), a second Ctrl-C
     sends SIGTERM.
     """
-    proc = subprocess.Popen(argv, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        with ForwardedInterrupts(proc) as interrupts, log_path.open("ab") as log:
+    with ForwardedInterrupts() as interrupts, log_path.open("ab") as log:
+        proc = subprocess.Popen(argv, env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            interrupts.attach(proc)
             # Raw chunks, not lines: progress bars redraw with \r and would stall a line reader.
             for chunk in iter(lambda: os.read(proc.stdout.fileno(), 65536), b""):
                 sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
                 log.write(chunk)
             code = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     return code, interrupts.arrived
 

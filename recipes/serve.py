@@ -328,9 +328,11 @@ def serve(serve_plan: ServePlan, ready_timeout: float = 600.0, on_ready=None) ->
     a second one sends SIGTERM.
     """
     check_startable(serve_plan)
-    proc = start(serve_plan)
-    try:
-        with launch.ForwardedInterrupts(proc) as interrupts:
+    # Handlers first, then the server: it must not inherit an ignored SIGINT (launch.ForwardedInterrupts).
+    with launch.ForwardedInterrupts() as interrupts:
+        proc = start(serve_plan)
+        try:
+            interrupts.attach(proc)
             try:
                 listed = wait_ready(proc, serve_plan, ready_timeout)
             except ServeError:
@@ -340,9 +342,9 @@ def serve(serve_plan: ServePlan, ready_timeout: float = 600.0, on_ready=None) ->
             if on_ready:
                 on_ready(serve_plan, listed)
             return _exit_code(proc.wait(), interrupts.arrived)
-    finally:
-        if proc.poll() is None:
-            stop(proc)
+        finally:
+            if proc.poll() is None:
+                stop(proc)
 
 
 def _exit_code(code: int, stopping: bool) -> int:

@@ -125,7 +125,15 @@ def test_chat_answers_on_stdin(lora_run):
     assert "Assistant:" in proc.stdout
 
 
-def test_ctrl_c_is_forwarded_and_recorded(tiny_qwen_path, train_dir, runs):
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# "ignored": started the way a script's background job or nohup starts it, with SIGINT ignored, which a child
+# inherits. The launcher still stops on SIGINT, and so must the trainer it spawned (red before the launcher
+# installed its handler ahead of spawning: the trainer kept training for 2 minutes after the forwarded SIGINT).
+@pytest.mark.parametrize("started", ["normally", "ignored"])
+def test_ctrl_c_is_forwarded_and_recorded(tiny_qwen_path, train_dir, runs, started):
     args = [sys.executable, "-m", "recipes", "train", "lora", "--model", str(tiny_qwen_path),
             "--datasets", "med_norm,med_mrg", "--dataset-dir", str(train_dir), "--run", "stopped",
             *[a for a in TINY_ARGS if not a.startswith("max_steps")], "max_steps=100000"]
@@ -134,7 +142,8 @@ def test_ctrl_c_is_forwarded_and_recorded(tiny_qwen_path, train_dir, runs):
     output = runs.parent / "stopped.out"
     with output.open("wb") as sink:
         proc = subprocess.Popen(args, env={**os.environ, "MEDFT_RUNS_DIR": str(runs)}, stdout=sink,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT,
+                                preexec_fn=_ignore_ctrl_c if started == "ignored" else None)
     log = runs / "stopped" / "trainer_log.jsonl"
     deadline = time.monotonic() + 240
     while not (log.exists() and log.stat().st_size) and proc.poll() is None and time.monotonic() < deadline:
