@@ -1,9 +1,12 @@
-"""Helpers for tests that talk to a real ``llamafactory-cli api`` server on loopback."""
+"""Helpers for tests that talk to a server on loopback: a real ``llamafactory-cli api``, or a small stand-in
+speaking the OpenAI API where a test needs an answer the tiny models cannot give (a fixed letter, a failure)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from medft.paths import cache_dir
@@ -14,6 +17,36 @@ def free_port() -> int:
     from recipes.serve import free_loopback_port
 
     return free_loopback_port()
+
+
+def models_list(name: str = "m") -> dict:
+    """The body of an OpenAI-compatible ``GET /v1/models`` that serves one model, ``name``."""
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "x"}]}
+
+
+def chat_completion(content: str, model: str = "m", finish_reason: str = "stop") -> dict:
+    """The body of an OpenAI-compatible chat completion whose one choice answers ``content``."""
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": model, "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}]}
+
+
+class StubHandler(BaseHTTPRequestHandler):
+    """Base of the tests' stand-in servers: quiet, and :meth:`send_body` writes one whole response."""
+
+    def log_message(self, *args):
+        pass  # the test's output, not an access log
+
+    def send_body(self, body: dict | list | str | bytes, status: int = 200,
+                  content_type: str = "application/json") -> None:
+        """Answer ``status`` with ``body`` (JSON-encoded unless already text or bytes)."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, ensure_ascii=False)
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def talking_qwen(seed: int = 0) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
@@ -20,6 +20,7 @@ from eval.models import ModelSpec
 from eval.predict import GenerationSettings
 from eval.prefs import PrefsError, Sampling, exam_pairs, exam_preferences, judge_pairs, judge_preferences
 from tests.datasets import write_dataset_dir
+from tests.serving import StubHandler, chat_completion, models_list
 
 
 def _question(stem: str, answer: str) -> dict:
@@ -139,31 +140,18 @@ def test_an_unjudged_report_says_what_to_run(tmp_path):
         judge_pairs(tmp_path)
 
 
-class _Examinee(BaseHTTPRequestHandler):
+class _Examinee(StubHandler):
     """An OpenAI-compatible server that answers every question "A" when asked with an even seed, else "B"."""
 
     requests: ClassVar[list] = []
 
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self):
-        self._reply({"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "x"}]})
+        self.send_body(models_list())
 
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["content-length"])))
         type(self).requests.append(request)
-        answer = "A" if request["seed"] % 2 == 0 else "B"
-        self._reply({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+        self.send_body(chat_completion("A" if request["seed"] % 2 == 0 else "B"))
 
 
 @pytest.fixture
@@ -218,23 +206,12 @@ def test_a_judgement_line_reads_back_and_a_broken_one_is_named(tmp_path):
     assert read_judgements(path) == [outcome]
 
 
-class _LengthJudge(BaseHTTPRequestHandler):
+class _LengthJudge(StubHandler):
     """A pairwise judge on loopback that prefers the longer answer (ties on equal length): swap-consistent by
     construction, so every verdict it gives is one eval.prefs keeps, apart from ties."""
 
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, payload: dict) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self):
-        self._reply({"object": "list", "data": [{"id": "judge", "object": "model", "created": 0, "owned_by": "x"}]})
+        self.send_body(models_list("judge"))
 
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["content-length"])))
@@ -243,9 +220,7 @@ class _LengthJudge(BaseHTTPRequestHandler):
         a = prompt.rsplit("【回答A】", 1)[1].split("【回答B】", 1)[0]
         b = prompt.rsplit("【回答B】", 1)[1].split("【评估维度", 1)[0]
         winner = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
-        self._reply({"id": "x", "object": "chat.completion", "created": 0, "model": "judge", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": json.dumps({"winner": winner})},
-             "finish_reason": "stop"}]})
+        self.send_body(chat_completion(json.dumps({"winner": winner}), model="judge"))
 
 
 @pytest.mark.slow

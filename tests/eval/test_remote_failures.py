@@ -4,7 +4,7 @@ completion, with a body that is not JSON, or never answer at all."""
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
@@ -12,9 +12,9 @@ import pytest
 from eval import remote
 from eval.models import ModelSpec
 from eval.predict import GenerationSettings, read_predictions
+from tests.serving import StubHandler, chat_completion, models_list
 
-GOOD = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}]}
+GOOD = chat_completion("好")
 BODIES = {
     "no choices": json.dumps({**GOOD, "choices": []}),
     "null content": json.dumps({**GOOD, "choices": [{"index": 0, "message": {"role": "assistant", "content": None},
@@ -24,7 +24,7 @@ BODIES = {
 }
 
 
-class _Server(BaseHTTPRequestHandler):
+class _Server(StubHandler):
     """Answers chat requests with ``bodies[n]`` for the n-th request (the last one repeats); lists model m."""
 
     bodies: ClassVar[list] = []
@@ -32,20 +32,8 @@ class _Server(BaseHTTPRequestHandler):
     delay = 0.0
     lock = threading.Lock()
 
-    def log_message(self, *args):
-        pass
-
-    def _send(self, body: str, status: int = 200):
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self):
-        self._send(json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 0,
-                                                           "owned_by": "x"}]}))
+        self.send_body(models_list())
 
     def do_POST(self):
         cls = type(self)
@@ -54,7 +42,7 @@ class _Server(BaseHTTPRequestHandler):
             cls.seen.append(self.path)
             body = cls.bodies[min(len(cls.seen), len(cls.bodies)) - 1]
         time.sleep(cls.delay)
-        self._send(body)
+        self.send_body(body)
 
 
 class _Quiet(ThreadingHTTPServer):

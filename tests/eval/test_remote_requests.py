@@ -5,13 +5,14 @@ test_remote.py)."""
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 
 from eval import remote
 from eval.predict import GenerationSettings
+from tests.serving import StubHandler, chat_completion
 
 #: A literal, not request_options(...): a value computed at import would hide its mutants (mutmut forks later).
 GREEDY = {"max_tokens": 8, "temperature": 0.0}
@@ -81,7 +82,7 @@ def test_complete_refuses_zero_concurrency_and_skips_an_empty_batch():
     remote.complete("http://127.0.0.1:1/v1", "m", [], {}, lambda i, t: None)
 
 
-class _Flaky(BaseHTTPRequestHandler):
+class _Flaky(StubHandler):
     """Answers 503 to the first ``failures`` chat requests, then a completion; counts overlap."""
 
     failures = 0
@@ -89,9 +90,6 @@ class _Flaky(BaseHTTPRequestHandler):
     in_flight = 0
     most = 0
     lock = threading.Lock()
-
-    def log_message(self, *args):
-        pass
 
     def do_POST(self):
         cls = type(self)
@@ -102,15 +100,7 @@ class _Flaky(BaseHTTPRequestHandler):
             failing = len(cls.seen) <= cls.failures
         self.rfile.read(int(self.headers["content-length"]))
         time.sleep(0.2)
-        body = b'{"detail": "overloaded"}' if failing else json.dumps({
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}],
-        }).encode()
-        self.send_response(503 if failing else 200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body({"detail": "overloaded"} if failing else chat_completion("好"), status=503 if failing else 200)
         with cls.lock:
             cls.in_flight -= 1
 
@@ -150,7 +140,7 @@ def test_requests_run_concurrently_up_to_the_limit(flaky):
     assert sorted(replies) == list(range(6)) and _Flaky.most == 3
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(StubHandler):
     """Answers every chat request with a completion and keeps each request's headers; with ``redirect`` set,
     answers 307 to another path instead; with ``delay``, answers that many seconds late."""
 
@@ -161,20 +151,12 @@ class _Recorder(BaseHTTPRequestHandler):
     fail_first = 0  # answer 503 (with a two-line body) to this many requests
     choices: ClassVar[list | None] = None  # the completion's choices, when not the default one
 
-    def log_message(self, *args):
-        pass
-
     def do_POST(self):
         cls = type(self)
         cls.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
         cls.bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
         if len(cls.bodies) <= cls.fail_first:
-            body = ("第一行\n" + "长" * 400).encode()
-            self.send_response(503)
-            self.send_header("content-type", "text/plain; charset=utf-8")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body("第一行\n" + "长" * 400, status=503, content_type="text/plain; charset=utf-8")
             return
         if cls.redirect and self.path.endswith("/chat/completions"):
             self.send_response(307)
@@ -183,15 +165,8 @@ class _Recorder(BaseHTTPRequestHandler):
             self.end_headers()
             return
         time.sleep(cls.delay)
-        choices = cls.choices if cls.choices is not None else [
-            {"index": 0, "message": {"role": "assistant", "content": "好"}, "finish_reason": "stop"}]
-        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                           "choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        completion = chat_completion("好")
+        self.send_body(completion if cls.choices is None else {**completion, "choices": cls.choices})
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -4,23 +4,14 @@ them, each with its own concurrency; a failing replica's requests go to the othe
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from eval import remote
 from eval.models import ModelSpec, ModelSpecError, replicas, resolve
 from eval.predict import GenerationSettings, read_predictions
-from tests.serving import free_port
-
-
-def _models(name):
-    return json.dumps({"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "x"}]})
-
-
-def _completion(text):
-    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]})
+from tests.serving import StubHandler, chat_completion, free_port, models_list
 
 
 class _Replica(ThreadingHTTPServer):
@@ -33,20 +24,9 @@ class _Replica(ThreadingHTTPServer):
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body):
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(StubHandler):
             def do_GET(self):
-                self._send(200, _models(outer.name))
+                self.send_body(models_list(outer.name))
 
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["content-length"])))
@@ -58,9 +38,9 @@ class _Replica(ThreadingHTTPServer):
                 with outer.lock:
                     outer.in_flight -= 1
                 if outer.failing:
-                    self._send(503, '{"detail": "down"}')
+                    self.send_body({"detail": "down"}, status=503)
                 else:
-                    self._send(200, _completion("答：" + request["messages"][-1]["content"]))
+                    self.send_body(chat_completion("答：" + request["messages"][-1]["content"]))
 
         super().__init__(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
