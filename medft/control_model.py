@@ -174,12 +174,12 @@ def _train_tokenizer(lines: list[str]):
     return tokenizer
 
 
-def _initial_model(out: Path, seed: int) -> None:
+def _initial_model(out: Path, seed: int, text: list[str]) -> None:
     import torch
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=_train_tokenizer(pretraining_text(seed)), eos_token="<|im_end|>",
+        tokenizer_object=_train_tokenizer(text), eos_token="<|im_end|>",
         pad_token="<|endoftext|>", additional_special_tokens=["<|im_start|>", "<|im_end|>"],
         model_max_length=4096, clean_up_tokenization_spaces=False,
     )
@@ -197,14 +197,14 @@ def _initial_model(out: Path, seed: int) -> None:
     model.save_pretrained(out)
 
 
-def _pretrain(init: Path, work: Path, out: Path, seed: int) -> None:
+def _pretrain(init: Path, work: Path, out: Path, seed: int, text: list[str]) -> None:
     """``llamafactory-cli train`` (stage pt) from ``init`` into ``out``; the log stays in ``work``."""
     import yaml
 
     data = work / "data"
     data.mkdir(parents=True)
     (data / "general.json").write_text(
-        json.dumps([{"text": line} for line in pretraining_text(seed)], ensure_ascii=False), encoding="utf-8")
+        json.dumps([{"text": line} for line in text], ensure_ascii=False), encoding="utf-8")
     (data / "dataset_info.json").write_text(
         json.dumps({"control_general": {"file_name": "general.json", "columns": {"prompt": "text"}}}),
         encoding="utf-8")
@@ -243,8 +243,9 @@ def _build(out: Path, seed: int) -> None:
     work.mkdir()
     try:
         init = work / "init"
-        _initial_model(init, seed)
-        _pretrain(init, work, out, seed)
+        text = pretraining_text(seed)  # one text: the tokenizer is trained on exactly what the model reads
+        _initial_model(init, seed, text)
+        _pretrain(init, work, out, seed, text)
         loss = _final_loss(out)
         # Only the model and tokenizer travel on: LLaMA-Factory's run bookkeeping stays out of the cache.
         for leftover in ["trainer_state.json", "train_results.json", "all_results.json", "training_args.bin",
@@ -253,7 +254,7 @@ def _build(out: Path, seed: int) -> None:
         (out / "medft_control.json").write_text(json.dumps({
             "what": "medft control model: a small Qwen2 pre-trained offline on general medical sentences",
             "version": CONTROL_VERSION, "seed": seed, "hidden_size": HIDDEN_SIZE, "num_layers": NUM_LAYERS,
-            "vocab_size": VOCAB_SIZE, "pretrain": PRETRAIN_ARGS, "pretrain_lines": len(pretraining_text(seed)),
+            "vocab_size": VOCAB_SIZE, "pretrain": PRETRAIN_ARGS, "pretrain_lines": len(text),
             "pretrain_final_loss": loss,
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     finally:
